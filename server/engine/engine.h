@@ -1,0 +1,357 @@
+#ifndef CONVEYOR_SERVER_ENGINE_ENGINE_H_
+#define CONVEYOR_SERVER_ENGINE_ENGINE_H_
+
+// The job lifecycle engine: queues, scheduled jobs, leases, retries, the
+// dead-letter queue. Start reading here.
+//
+// The engine keeps every job in memory and reports each durable change to a
+// JobObserver (the store). Mutations return the sequence number of their
+// last change; a caller that must not acknowledge before the change is
+// durable waits for that number on the store. Time comes from a Clock and
+// jitter from a Random: the engine never reads either directly, and never
+// sleeps; a ticker calls Tick() at NextWakeup().
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/engine/clock.h"
+#include "server/engine/ids.h"
+#include "server/engine/job.h"
+#include "server/engine/job_observer.h"
+#include "server/engine/queue_settings.h"
+#include "server/engine/queue_state.h"
+#include "server/engine/timer_set.h"
+#include "server/engine/worker_channel.h"
+
+namespace conveyor {
+
+struct EngineOptions {
+  // Largest payload or result, in bytes.
+  size_t max_payload_bytes = 1 << 20;
+  // Most specs in one Submit.
+  size_t max_batch = 1000;
+  // Concurrency announced by a worker above this is capped to it.
+  int32_t max_worker_concurrency = 1000;
+  // Most distinct queues.
+  size_t max_queues = 10000;
+  // Settings of a queue nobody configured.
+  QueueSettings default_queue;
+};
+
+// Result of a mutation: a value and the sequence number to wait for.
+template <typename T>
+struct Mutation {
+  T value;
+  uint64_t seq = 0;  // 0: nothing to wait for.
+};
+
+struct SubmitResult {
+  JobId id;
+  bool duplicate = false;
+};
+
+struct JobFilter {
+  std::string queue;               // Empty: any.
+  std::optional<JobState> state;   // Unset: any.
+  JobId after;                     // List ids greater than this.
+  size_t limit = 100;
+};
+
+struct QueueStats {
+  std::string name;
+  QueueSettings settings;
+  int64_t scheduled = 0, queued = 0, running = 0, succeeded = 0, dead = 0, cancelled = 0;
+  absl::Duration oldest_queued_age = absl::ZeroDuration();
+};
+
+struct LeaseInfo {
+  JobId job;
+  FencingToken token;
+  int32_t attempt = 0;
+  absl::Time expires_at;
+};
+
+// What a worker announces when it connects.
+struct WorkerHello {
+  std::string name;
+  std::vector<std::string> queues;
+  std::vector<std::string> types;  // Empty: every type.
+  int32_t concurrency = 1;
+  Labels labels;
+};
+
+struct WorkerStats {
+  WorkerId id;
+  WorkerHello hello;  // concurrency: the value in force.
+  absl::Time connected_at;
+  absl::Time last_heartbeat;
+  bool draining = false;
+  std::vector<LeaseInfo> leases;
+};
+
+struct WorkerWelcome {
+  WorkerId id;
+  int32_t concurrency = 0;  // Possibly capped.
+  absl::Duration lease_duration;
+  absl::Duration heartbeat_interval;
+};
+
+// Everything a store recovered.
+struct RecoveredState {
+  std::vector<Job> jobs;
+  std::vector<std::pair<std::string, QueueSettings>> queues;
+  JobId max_job_id;  // The greatest id ever assigned (deleted jobs included).
+};
+
+// Thread-safe: every public method may be called from any thread. Observer,
+// worker channel and watcher calls follow the rules in their headers.
+class Engine {
+ public:
+  // `clock`, `random` and `observer` must outlive the engine; `observer` may
+  // be null.
+  Engine(const Clock* clock, Random* random, JobObserver* observer, EngineOptions options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Loads what a store recovered. Jobs that were RUNNING lose their lease:
+  // the attempt counts as lost and they are queued again (or dead when it
+  // was their last). REQUIRES: called once, before any other call.
+  absl::Status Restore(RecoveredState state) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Called (outside the lock) whenever NextWakeup() may have moved earlier.
+  void SetWakeupCallback(std::function<void()> callback) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // --- Producers ---
+
+  // Accepts all `specs` or none. INVALID_ARGUMENT for a malformed spec (the
+  // message names its index and field), RESOURCE_EXHAUSTED for a batch over
+  // max_batch or a queue over its max_depth, UNAVAILABLE while draining.
+  absl::StatusOr<Mutation<std::vector<SubmitResult>>> Submit(std::vector<JobSpec> specs)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // NOT_FOUND for unknown ids.
+  absl::StatusOr<Job> GetJob(JobId id) const ABSL_LOCKS_EXCLUDED(mu_);
+  // Jobs matching `filter`, by increasing id; payloads and results left out
+  // when `omit_payloads`.
+  std::vector<Job> ListJobs(const JobFilter& filter, bool omit_payloads = false) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Cancels a job that has not ended, telling its worker if it runs.
+  // NOT_FOUND, or FAILED_PRECONDITION when it already ended.
+  absl::StatusOr<Mutation<Job>> Cancel(JobId id, std::string reason) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Calls `watcher` with the job now and after each change until it ends.
+  // Returns a handle for Unwatch. NOT_FOUND for unknown ids.
+  absl::StatusOr<uint64_t> Watch(JobId id, std::shared_ptr<JobWatcher> watcher)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Stops calls to the watcher (one already in flight may still arrive).
+  void Unwatch(JobId id, uint64_t handle) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // --- Workers ---
+
+  // Registers a worker; jobs are then assigned over `channel`.
+  // INVALID_ARGUMENT for bad queue/type names or concurrency < 1;
+  // UNAVAILABLE while draining.
+  absl::StatusOr<WorkerWelcome> ConnectWorker(WorkerHello hello,
+                                              std::shared_ptr<WorkerChannel> channel)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Ends a worker: each of its leases is lost (a failed attempt; retried or
+  // dead). Unknown ids are ignored. Returns the seq to wait for.
+  uint64_t DisconnectWorker(WorkerId worker) ABSL_LOCKS_EXCLUDED(mu_);
+  // Changes how many jobs the worker runs at once (0 pauses it); capped like
+  // the hello's. NOT_FOUND for unknown workers.
+  absl::Status SetConcurrency(WorkerId worker, int32_t concurrency) ABSL_LOCKS_EXCLUDED(mu_);
+  // Extends every lease of the worker by its queue's lease duration (never
+  // past the attempt timeout). NOT_FOUND for unknown workers.
+  absl::Status Heartbeat(WorkerId worker) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The worker's answers about a leased job. Each returns ABORTED when the
+  // lease was lost (expired, cancelled, granted again; the result is dropped
+  // and nothing changes), PERMISSION_DENIED when `token` is the current
+  // lease of another worker, NOT_FOUND for unknown jobs, INVALID_ARGUMENT
+  // for a result over the payload limit.
+  absl::StatusOr<Mutation<Job>> Complete(WorkerId worker, JobId job, FencingToken token,
+                                         std::string result) ABSL_LOCKS_EXCLUDED(mu_);
+  // Retried after backoff, or dead when `permanent` or out of attempts.
+  absl::StatusOr<Mutation<Job>> Fail(WorkerId worker, JobId job, FencingToken token,
+                                     std::string error, bool permanent)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Queued again at once; the attempt is not counted.
+  absl::StatusOr<Mutation<Job>> Release(WorkerId worker, JobId job, FencingToken token)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<Mutation<Job>> ReportProgress(WorkerId worker, JobId job, FencingToken token,
+                                               Progress progress) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // --- Time ---
+
+  // The earliest time something is due (a delayed job, a lease expiry, a
+  // deadline, a retention end, a rate-limit refill); InfiniteFuture if none.
+  absl::Time NextWakeup() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Does everything due at the clock's now. Returns the seq to wait for.
+  uint64_t Tick() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // --- Admin ---
+
+  std::vector<QueueStats> ListQueues() const ABSL_LOCKS_EXCLUDED(mu_);
+  // NOT_FOUND if the queue has neither jobs nor settings.
+  absl::StatusOr<QueueStats> GetQueue(const std::string& name) const ABSL_LOCKS_EXCLUDED(mu_);
+  // Creates the queue if needed. INVALID_ARGUMENT for bad names or values.
+  absl::StatusOr<Mutation<QueueStats>> UpdateQueue(const std::string& name,
+                                                   const QueueSettingsUpdate& update)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<WorkerStats> ListWorkers() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Dead jobs (queue empty: all queues), by increasing id after `after`.
+  std::vector<Job> ListDead(const std::string& queue, JobId after, size_t limit) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Queues dead jobs again with attempts reset. `ids` empty: every dead job
+  // of `queue`. FAILED_PRECONDITION (nothing changed) when a named job is
+  // not dead or not in `queue`; NOT_FOUND for unknown ids.
+  absl::StatusOr<Mutation<int64_t>> Redrive(const std::string& queue,
+                                            const std::vector<JobId>& ids)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Deletes dead jobs; same rules as Redrive.
+  absl::StatusOr<Mutation<int64_t>> PurgeDead(const std::string& queue,
+                                              const std::vector<JobId>& ids)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // --- Shutdown ---
+
+  // Stops dispatching and accepting submits (UNAVAILABLE) and tells every
+  // worker to drain within `grace`.
+  void BeginDrain(absl::Duration grace) ABSL_LOCKS_EXCLUDED(mu_);
+  // Leases currently held by all workers.
+  size_t RunningCount() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  struct Lease {
+    WorkerId worker;
+    FencingToken token;
+    absl::Time expires_at;
+    absl::Time attempt_deadline;  // Attempt timeout; InfiniteFuture: none.
+  };
+  struct WorkerState {
+    WorkerHello hello;
+    std::shared_ptr<WorkerChannel> channel;
+    absl::Time connected_at;
+    absl::Time last_heartbeat;
+    absl::flat_hash_set<JobId> leases;
+    uint64_t last_assign = 0;  // Dispatch order for fairness.
+    uint64_t hungry_key = 0;   // Its key in the hungry sets; 0: not in them.
+    size_t next_queue = 0;     // Round-robin over hello.queues.
+  };
+  struct WatchEntry {
+    uint64_t handle;
+    std::shared_ptr<JobWatcher> watcher;
+  };
+  // Calls to make once the lock is released, in order.
+  using Effect = std::function<void()>;
+
+  absl::Status ValidateSpec(size_t index, const JobSpec& spec) const;
+
+  // Creates the queue's state with default settings if it has none.
+  QueueState& QueueFor(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  const QueueSettings& SettingsOf(const std::string& queue) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  QueueStats StatsOf(const std::string& name, const QueueState& qs, absl::Time now) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // State transitions. Each keeps the per-queue counts and indexes right;
+  // Created/Changed report to the observer and watchers.
+  void SetState(Job& job, JobState state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Created(const Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Changed(const Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues the job at its place for (priority, run_at, id).
+  void MakeReady(Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Schedule(Job& job, absl::Time run_at) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes a SCHEDULED or QUEUED job out of its index.
+  void Unindex(Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends the current lease and records the attempt's outcome; the job's
+  // state is left to the caller. REQUIRES: the job is RUNNING.
+  void EndLease(Job& job, AttemptOutcome outcome, const std::string& error, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After a failed or lost attempt: dead when `permanent` or out of
+  // attempts, else scheduled after backoff (`backoff`) or queued at once.
+  void RetryOrBury(Job& job, bool permanent, DeadReason reason_if_exhausted, bool backoff,
+                   absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Finish(Job& job, JobState terminal, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CancelLocked(Job& job, std::string reason, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DeleteJob(JobId id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The job if `token` is its current lease and `worker` holds it.
+  absl::StatusOr<Job*> CheckLease(WorkerId worker, JobId id, FencingToken token)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Dead jobs of `queue` named by `ids` (empty: all), or why not.
+  absl::StatusOr<std::vector<JobId>> SelectDead(const std::string& queue,
+                                                const std::vector<JobId>& ids) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Dispatch: hands ready jobs to workers with free capacity, fairly (least
+  // recently assigned worker first; a worker's queues round-robin).
+  void DispatchQueue(const std::string& name, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DispatchWorker(WorkerId worker, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether the queue's limits (pause, max_running, rate) let a job go now.
+  bool CanDispatch(const std::string& name, QueueState& qs, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Leases the best ready job of `qs` that the worker takes. REQUIRES:
+  // CanDispatch. Returns whether it did.
+  bool TryAssign(WorkerId worker, WorkerState& ws, QueueState& qs, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool HasCredit(const WorkerState& ws) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Puts the worker in (or out of) its queues' hungry sets.
+  void UpdateHunger(WorkerId worker, WorkerState& ws) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  absl::Time NextWakeupLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void NoteWakeup(absl::Time t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs queued effects outside the lock, in the order they were queued.
+  void RunEffects() ABSL_LOCKS_EXCLUDED(mu_);
+
+  const Clock* const clock_;
+  Random* const random_;
+  JobObserver* const observer_;
+  const EngineOptions options_;
+
+  mutable absl::Mutex mu_;
+  uint64_t seq_ ABSL_GUARDED_BY(mu_) = 0;
+  JobId last_job_id_ ABSL_GUARDED_BY(mu_);
+  WorkerId last_worker_id_ ABSL_GUARDED_BY(mu_);
+  uint64_t dispatch_counter_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t watch_counter_ ABSL_GUARDED_BY(mu_) = 0;
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  absl::btree_map<JobId, Job> jobs_ ABSL_GUARDED_BY(mu_);
+  absl::node_hash_map<std::string, QueueState> queues_ ABSL_GUARDED_BY(mu_);
+  // (queue, idempotency key) -> job.
+  absl::flat_hash_map<std::pair<std::string, std::string>, JobId> idempotency_
+      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<JobId, Lease> leases_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<WorkerId, WorkerState> workers_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<JobId, std::vector<WatchEntry>> watches_ ABSL_GUARDED_BY(mu_);
+  TimerSet delayed_ ABSL_GUARDED_BY(mu_);     // SCHEDULED jobs by run_at.
+  TimerSet lease_expiry_ ABSL_GUARDED_BY(mu_);  // RUNNING jobs by lease end.
+  TimerSet deadlines_ ABSL_GUARDED_BY(mu_);   // Unended jobs with a deadline.
+  TimerSet retention_ ABSL_GUARDED_BY(mu_);   // Ended jobs by expires_at.
+  absl::Time announced_wakeup_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  // Queues whose rate limit held back ready jobs; Tick retries them.
+  absl::flat_hash_set<std::string> rate_blocked_ ABSL_GUARDED_BY(mu_);
+  std::vector<Effect> effects_ ABSL_GUARDED_BY(mu_);
+  std::function<void()> wakeup_callback_ ABSL_GUARDED_BY(mu_);
+
+  // Serialises effect delivery so it keeps the order effects were queued in.
+  absl::Mutex delivery_mu_ ABSL_ACQUIRED_AFTER(mu_);
+};
+
+}  // namespace conveyor
+
+#endif  // CONVEYOR_SERVER_ENGINE_ENGINE_H_

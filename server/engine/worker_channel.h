@@ -1,0 +1,54 @@
+#ifndef CONVEYOR_SERVER_ENGINE_WORKER_CHANNEL_H_
+#define CONVEYOR_SERVER_ENGINE_WORKER_CHANNEL_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/time/time.h"
+#include "server/engine/ids.h"
+#include "server/engine/job.h"
+
+namespace conveyor {
+
+// A job leased to a worker.
+struct Assignment {
+  Job job;  // Snapshot at lease time, payload included.
+  int32_t attempt = 0;
+  FencingToken token;
+  absl::Time lease_expires_at;
+  // The earlier of the job's deadline and its attempt timeout;
+  // InfiniteFuture when neither is set.
+  absl::Time deadline = absl::InfiniteFuture();
+};
+
+// What the engine says to one connected worker. The rpc layer implements it
+// over the worker's stream.
+//
+// Calls are made outside the engine's lock, in the order the engine decided
+// them, possibly from any thread, and possibly after the worker was
+// disconnected (ignore those). They must not block or call into the engine.
+class WorkerChannel {
+ public:
+  virtual ~WorkerChannel() = default;
+  virtual void Assign(const Assignment& assignment) = 0;
+  // The job's lease is gone (cancelled, deadline passed, attempt timed out):
+  // the worker should stop running it.
+  virtual void Cancel(JobId job, FencingToken token, const std::string& reason) = 0;
+  // The coordinator is shutting down: finish within `grace`, take no more.
+  virtual void Drain(absl::Duration grace) = 0;
+};
+
+// Follows one job. Same calling rules as WorkerChannel.
+class JobWatcher {
+ public:
+  virtual ~JobWatcher() = default;
+  // The job after a change (first: as it was when Watch was called).
+  // `seq` is the observer sequence number of the change (0 when nothing was
+  // written): wait for it to be durable before telling a client. After a
+  // terminal state there are no more calls.
+  virtual void OnJobChanged(const Job& job, uint64_t seq) = 0;
+};
+
+}  // namespace conveyor
+
+#endif  // CONVEYOR_SERVER_ENGINE_WORKER_CHANNEL_H_

@@ -1,0 +1,163 @@
+// conveyord: the Conveyor coordinator. Flags, logging, signals and wiring
+// only; everything else lives in server/rpc/coordinator.h and below.
+
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "absl/time/time.h"
+#include "server/rpc/coordinator.h"
+
+namespace {
+
+// Parses a duration flag ("30s", "500ms"); CLI11 reports the error.
+std::function<std::string(const std::string&)> DurationValidator() {
+  return [](const std::string& text) -> std::string {
+    absl::Duration d;
+    if (!absl::ParseDuration(text, &d) || d < absl::ZeroDuration()) {
+      return "expected a duration such as 30s, 500ms or 2m";
+    }
+    return "";
+  };
+}
+
+absl::Duration ParsedDuration(const std::string& text) {
+  absl::Duration d;
+  absl::ParseDuration(text, &d);
+  return d;
+}
+
+bool WritePortFile(const std::string& path, int port) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << "\n";
+    if (!out.good()) return false;
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  return !ec;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"conveyord: the Conveyor coordinator (durable job queues over gRPC)"};
+  conveyor::rpc::CoordinatorOptions options;
+  std::string port_file;
+  std::string log_level = "info";
+  std::string log_format = "text";
+  std::string drain_grace = "30s";
+  std::string lease_duration = "30s";
+  std::string retention = "24h";
+  int max_attempts = 3;
+  app.add_option("--listen", options.listen, "host:port to serve gRPC on (port 0: any free)")
+      ->envname("CONVEYOR_LISTEN")
+      ->capture_default_str();
+  app.add_option("--data-dir", options.data_dir, "directory of the SQLite store")
+      ->envname("CONVEYOR_DATA_DIR")
+      ->capture_default_str();
+  app.add_flag("--fsync", options.fsync,
+               "make every commit durable against power loss (slower), not just crashes")
+      ->envname("CONVEYOR_FSYNC");
+  app.add_flag("--memory-store", options.memory_store,
+               "keep jobs in memory only: nothing survives a restart")
+      ->envname("CONVEYOR_MEMORY_STORE");
+  app.add_option("--port-file", port_file, "write the bound port here once serving")
+      ->envname("CONVEYOR_PORT_FILE");
+  app.add_option("--drain-grace", drain_grace,
+                 "on SIGTERM/SIGINT, how long running jobs get to finish")
+      ->envname("CONVEYOR_DRAIN_GRACE")
+      ->check(DurationValidator())
+      ->capture_default_str();
+  app.add_option("--max-payload-bytes", options.engine.max_payload_bytes,
+                 "largest job payload or result")
+      ->envname("CONVEYOR_MAX_PAYLOAD_BYTES")
+      ->check(CLI::Range(1, 64 << 20))
+      ->capture_default_str();
+  app.add_option("--max-batch", options.engine.max_batch, "most jobs in one Submit")
+      ->envname("CONVEYOR_MAX_BATCH")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  app.add_option("--max-worker-concurrency", options.engine.max_worker_concurrency,
+                 "cap on the concurrency one worker may announce")
+      ->envname("CONVEYOR_MAX_WORKER_CONCURRENCY")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  app.add_option("--max-attempts", max_attempts, "default attempts per job")
+      ->envname("CONVEYOR_MAX_ATTEMPTS")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  app.add_option("--lease-duration", lease_duration,
+                 "default lease without a heartbeat (1s to 1h)")
+      ->envname("CONVEYOR_LEASE_DURATION")
+      ->check(DurationValidator())
+      ->capture_default_str();
+  app.add_option("--retention", retention, "default time ended jobs are kept")
+      ->envname("CONVEYOR_RETENTION")
+      ->check(DurationValidator())
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+      ->envname("CONVEYOR_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  app.add_option("--log-format", log_format, "text or json")
+      ->envname("CONVEYOR_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  auto logger = spdlog::stderr_color_mt("conveyord");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  if (log_format == "json") {
+    spdlog::set_pattern(
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","logger":"%n","msg":"%v"})");
+  }
+  options.engine.default_queue.max_attempts = max_attempts;
+  options.engine.default_queue.lease_duration = ParsedDuration(lease_duration);
+  options.engine.default_queue.retention = ParsedDuration(retention);
+  if (options.engine.default_queue.lease_duration < absl::Seconds(1) ||
+      options.engine.default_queue.lease_duration > absl::Hours(1)) {
+    std::fprintf(stderr, "--lease-duration: must be 1s to 1h (got %s)\n", lease_duration.c_str());
+    return 2;
+  }
+
+  // Signals are taken synchronously by the main thread; block them before
+  // gRPC starts its threads so none of those gets them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto coordinator = conveyor::rpc::Coordinator::Start(options);
+  if (!coordinator.ok()) {
+    spdlog::critical("start failed: {}", coordinator.status().ToString());
+    return 1;
+  }
+  spdlog::info("serving listen={} port={} store={} data_dir={} fsync={} pid={}", options.listen,
+               (*coordinator)->port(), options.memory_store ? "memory" : "sqlite",
+               options.data_dir, options.fsync, getpid());
+  if (!port_file.empty() && !WritePortFile(port_file, (*coordinator)->port())) {
+    spdlog::critical("cannot write --port-file {}", port_file);
+    return 1;
+  }
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  spdlog::info("signal={} draining grace={}", signal_number, drain_grace);
+  // A second signal during the drain exits at once.
+  pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
+  (*coordinator)->Shutdown(ParsedDuration(drain_grace));
+  coordinator->reset();
+  spdlog::info("exit");
+  return 0;
+}

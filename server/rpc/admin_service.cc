@@ -1,0 +1,103 @@
+#include "server/rpc/admin_service.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "server/rpc/durable_reply.h"
+#include "server/rpc/proto_convert.h"
+#include "server/rpc/status_conversion.h"
+
+namespace conveyor::rpc {
+namespace {
+
+grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
+                                    const absl::Status& status) {
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+std::vector<JobId> ToIds(const google::protobuf::RepeatedField<uint64_t>& ids) {
+  std::vector<JobId> out;
+  for (uint64_t id : ids) out.push_back(JobId{id});
+  return out;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* AdminService::ListQueues(grpc::CallbackServerContext* context,
+                                                   const v1::ListQueuesRequest* /*request*/,
+                                                   v1::ListQueuesResponse* response) {
+  for (const QueueStats& q : engine_->ListQueues()) ToProto(q, response->add_queues());
+  return FinishNow(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* AdminService::GetQueue(grpc::CallbackServerContext* context,
+                                                 const v1::GetQueueRequest* request,
+                                                 v1::QueueInfo* response) {
+  auto q = engine_->GetQueue(request->name());
+  if (q.ok()) ToProto(*q, response);
+  return FinishNow(context, q.status());
+}
+
+grpc::ServerUnaryReactor* AdminService::UpdateQueue(grpc::CallbackServerContext* context,
+                                                    const v1::UpdateQueueRequest* request,
+                                                    v1::QueueInfo* response) {
+  auto update = FromProto(request->settings());
+  if (!update.ok()) return FinishNow(context, update.status());
+  auto updated = engine_->UpdateQueue(request->name(), *update);
+  if (!updated.ok()) return FinishNow(context, updated.status());
+  ToProto(updated->value, response);
+  auto* reactor = context->DefaultReactor();
+  FinishWhenDurable(store_, updated->seq, reactor);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminService::ListWorkers(grpc::CallbackServerContext* context,
+                                                    const v1::ListWorkersRequest* /*request*/,
+                                                    v1::ListWorkersResponse* response) {
+  for (const WorkerStats& w : engine_->ListWorkers()) ToProto(w, response->add_workers());
+  return FinishNow(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* AdminService::ListDeadJobs(grpc::CallbackServerContext* context,
+                                                     const v1::ListDeadJobsRequest* request,
+                                                     v1::ListDeadJobsResponse* response) {
+  if (request->page_size() < 0 || request->page_size() > 1000) {
+    return FinishNow(context,
+                     absl::InvalidArgumentError("page_size must be 0 (default 100) to 1000"));
+  }
+  const size_t limit = request->page_size() == 0 ? 100 : request->page_size();
+  JobId after;
+  if (!request->page_token().empty() && !absl::SimpleAtoi(request->page_token(), &after.value)) {
+    return FinishNow(context, absl::InvalidArgumentError(
+                                  "page_token: pass next_page_token from the previous page"));
+  }
+  std::vector<Job> jobs = engine_->ListDead(request->queue(), after, limit);
+  for (const Job& job : jobs) ToProto(job, response->add_jobs());
+  if (jobs.size() == limit) response->set_next_page_token(absl::StrCat(jobs.back().id.value));
+  return FinishNow(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* AdminService::RedriveJobs(grpc::CallbackServerContext* context,
+                                                    const v1::RedriveJobsRequest* request,
+                                                    v1::RedriveJobsResponse* response) {
+  auto redriven = engine_->Redrive(request->queue(), ToIds(request->job_ids()));
+  if (!redriven.ok()) return FinishNow(context, redriven.status());
+  response->set_redriven(redriven->value);
+  auto* reactor = context->DefaultReactor();
+  FinishWhenDurable(store_, redriven->seq, reactor);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminService::PurgeDeadJobs(grpc::CallbackServerContext* context,
+                                                      const v1::PurgeDeadJobsRequest* request,
+                                                      v1::PurgeDeadJobsResponse* response) {
+  auto purged = engine_->PurgeDead(request->queue(), ToIds(request->job_ids()));
+  if (!purged.ok()) return FinishNow(context, purged.status());
+  response->set_purged(purged->value);
+  auto* reactor = context->DefaultReactor();
+  FinishWhenDurable(store_, purged->seq, reactor);
+  return reactor;
+}
+
+}  // namespace conveyor::rpc

@@ -1,0 +1,120 @@
+#include "server/rpc/coordinator.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "server/engine/clock.h"
+#include "server/engine/ticker.h"
+#include "server/rpc/admin_service.h"
+#include "server/rpc/job_service.h"
+#include "server/rpc/worker_service.h"
+#include "server/store/memory_store.h"
+#include "server/store/sqlite_store.h"
+
+namespace conveyor::rpc {
+
+// Declared in the order they must be built; destroyed in reverse.
+struct Coordinator::Parts {
+  RealClock clock;
+  SeededRandom random{std::random_device{}()};
+  std::unique_ptr<Store> store;
+  std::unique_ptr<Engine> engine;
+  std::unique_ptr<Ticker> ticker;
+  std::unique_ptr<JobService> job_service;
+  std::unique_ptr<WorkerService> worker_service;
+  std::unique_ptr<AdminService> admin_service;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+  bool shut_down = false;
+};
+
+absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(CoordinatorOptions options) {
+  auto parts = std::make_unique<Parts>();
+  if (options.memory_store) {
+    parts->store = std::make_unique<MemoryStore>();
+  } else {
+    std::error_code ec;
+    std::filesystem::create_directories(options.data_dir, ec);
+    if (ec) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "--data-dir ", options.data_dir, ": cannot create it: ", ec.message()));
+    }
+    SqliteStoreOptions store_options;
+    store_options.fsync = options.fsync;
+    auto store = SqliteStore::Open(options.data_dir + "/conveyor.db", store_options);
+    if (!store.ok()) return store.status();
+    parts->store = *std::move(store);
+  }
+  const absl::Time recover_start = absl::Now();
+  auto recovered = parts->store->Recover();
+  if (!recovered.ok()) return recovered.status();
+  const size_t recovered_jobs = recovered->jobs.size();
+  parts->engine = std::make_unique<Engine>(&parts->clock, &parts->random, parts->store.get(),
+                                           options.engine);
+  absl::Status restored = parts->engine->Restore(*std::move(recovered));
+  if (!restored.ok()) return restored;
+  spdlog::info("store recovered jobs={} took_ms={}", recovered_jobs,
+               absl::ToInt64Milliseconds(absl::Now() - recover_start));
+  parts->ticker = std::make_unique<Ticker>(parts->engine.get());
+
+  parts->job_service =
+      std::make_unique<JobService>(parts->engine.get(), parts->store.get(), &parts->clock);
+  parts->worker_service =
+      std::make_unique<WorkerService>(parts->engine.get(), parts->store.get(), &parts->clock);
+  parts->admin_service = std::make_unique<AdminService>(parts->engine.get(), parts->store.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &parts->port);
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(std::max<size_t>(options.engine.max_payload_bytes * 2, 4 << 20)));
+  builder.RegisterService(parts->job_service.get());
+  builder.RegisterService(parts->worker_service.get());
+  builder.RegisterService(parts->admin_service.get());
+  parts->server = builder.BuildAndStart();
+  if (parts->server == nullptr || parts->port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen, " (in use, or not a host:port?)"));
+  }
+  parts->server->GetHealthCheckService()->SetServingStatus(true);
+  return std::unique_ptr<Coordinator>(new Coordinator(std::move(parts)));
+}
+
+Coordinator::Coordinator(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+Coordinator::~Coordinator() { Shutdown(absl::ZeroDuration()); }
+
+int Coordinator::port() const { return parts_->port; }
+
+void Coordinator::Shutdown(absl::Duration grace) {
+  if (parts_->shut_down) return;
+  parts_->shut_down = true;
+  parts_->server->GetHealthCheckService()->SetServingStatus(false);
+  parts_->engine->BeginDrain(grace);
+  const absl::Time deadline = absl::Now() + grace;
+  spdlog::info("draining running={} grace={}", parts_->engine->RunningCount(),
+               absl::FormatDuration(grace));
+  // Running jobs report over their streams; poll the count until done.
+  while (parts_->engine->RunningCount() > 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  // Give results that just arrived a moment to be acknowledged, then stop.
+  parts_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+  parts_->ticker.reset();
+  absl::Status flushed = parts_->store->Flush();
+  if (!flushed.ok()) spdlog::error("store flush failed: {}", flushed.ToString());
+  parts_->store->Close();
+  spdlog::info("stopped running_left={}", parts_->engine->RunningCount());
+}
+
+}  // namespace conveyor::rpc

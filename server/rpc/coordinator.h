@@ -1,0 +1,49 @@
+#ifndef CONVEYOR_SERVER_RPC_COORDINATOR_H_
+#define CONVEYOR_SERVER_RPC_COORDINATOR_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/engine/engine.h"
+
+namespace conveyor::rpc {
+
+struct CoordinatorOptions {
+  // host:port to listen on; port 0 picks a free one (see Coordinator::port).
+  std::string listen = "127.0.0.1:7070";
+  // Where the SQLite store lives (created if missing).
+  std::string data_dir = "data";
+  // Keep jobs in memory only (tests, benchmarks): nothing survives a restart.
+  bool memory_store = false;
+  // Make every group commit durable against power loss, not just crashes.
+  bool fsync = false;
+  EngineOptions engine;
+};
+
+// A running coordinator: store, engine, ticker and the gRPC server with
+// JobService, WorkerService, AdminService, health and reflection.
+// Thread-safe.
+class Coordinator {
+ public:
+  // Opens the store, restores the engine from it and starts serving.
+  static absl::StatusOr<std::unique_ptr<Coordinator>> Start(CoordinatorOptions options);
+  ~Coordinator();
+
+  // The port actually bound.
+  int port() const;
+  // Drains: health goes NOT_SERVING, submits and new workers get
+  // UNAVAILABLE, workers are told to drain; waits up to `grace` for running
+  // jobs to report, then stops the server and flushes the store.
+  void Shutdown(absl::Duration grace);
+
+ private:
+  struct Parts;
+  explicit Coordinator(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> parts_;
+};
+
+}  // namespace conveyor::rpc
+
+#endif  // CONVEYOR_SERVER_RPC_COORDINATOR_H_

@@ -1,0 +1,318 @@
+#include "server/rpc/job_service.h"
+
+#include <atomic>
+#include <deque>
+#include <memory>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/rpc/durable_reply.h"
+#include "server/rpc/proto_convert.h"
+#include "server/rpc/status_conversion.h"
+
+namespace conveyor::rpc {
+namespace {
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+constexpr size_t kMaxQueuedUpdates = 1000;
+constexpr char kDeadlineExceeded[] = "deadline exceeded";
+
+grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context, grpc::Status status) {
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(std::move(status));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
+                                    const absl::Status& status) {
+  return FinishNow(context, ToGrpcStatus(status));
+}
+
+// The caller's gRPC deadline, or nullopt when it has none.
+std::optional<absl::Time> CallDeadline(const grpc::CallbackServerContext* context) {
+  const auto deadline = context->deadline();
+  if (deadline >= std::chrono::system_clock::time_point::max() - std::chrono::hours(24 * 365)) {
+    return std::nullopt;
+  }
+  return absl::FromChrono(deadline);
+}
+
+// Waits for a job to end, for WaitJob and RunJob. An engine watcher: no
+// thread waits. Lives until OnDone (and while the engine holds it).
+class JobWaitReactor : public grpc::ServerUnaryReactor,
+                       public JobWatcher,
+                       public std::enable_shared_from_this<JobWaitReactor> {
+ public:
+  JobWaitReactor(Engine* engine, Store* store, JobId id, v1::Job* response, bool run_job,
+                 grpc::CallbackServerContext* context)
+      : engine_(engine), store_(store), id_(id), response_(response), run_job_(run_job),
+        context_(context) {}
+
+  // Starts watching; returns the reactor for gRPC.
+  static grpc::ServerUnaryReactor* Start(std::shared_ptr<JobWaitReactor> reactor) {
+    reactor->self_ = reactor;
+    auto handle = reactor->engine_->Watch(reactor->id_, reactor);
+    if (!handle.ok()) {
+      reactor->FinishOnce(ToGrpcStatus(handle.status()), nullptr);
+    } else {
+      reactor->handle_.store(*handle);
+    }
+    return reactor.get();
+  }
+
+  void OnJobChanged(const Job& job, uint64_t seq) override {
+    if (!IsTerminal(job.state)) return;
+    auto ended = std::make_shared<Job>(job);
+    store_->WhenDurable(seq, [self = shared_from_this(), ended](absl::Status s) {
+      if (!s.ok()) {
+        self->FinishOnce(ToGrpcStatus(StoreFailed(s)), nullptr);
+      } else if (self->run_job_ && ended->state == JobState::kCancelled &&
+                 ended->cancel_reason == kDeadlineExceeded) {
+        self->FinishOnce(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                                      absl::StrCat("job ", ended->id.value,
+                                                   " was cancelled: the call's deadline passed")),
+                         nullptr);
+      } else {
+        self->FinishOnce(grpc::Status::OK, ended.get());
+      }
+    });
+  }
+
+  void OnCancel() override {
+    const bool deadline_passed = context_->deadline() <= std::chrono::system_clock::now();
+    if (run_job_) {
+      // The caller is gone: so is the job, on its worker too.
+      (void)engine_->Cancel(id_, deadline_passed ? kDeadlineExceeded
+                                                 : "RunJob caller cancelled the call");
+    }
+    FinishOnce(deadline_passed
+                   ? grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "the call's deadline passed")
+                   : grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled"),
+               nullptr);
+  }
+
+  void OnDone() override {
+    engine_->Unwatch(id_, handle_.load());
+    self_.reset();  // May destroy this object: touch nothing after.
+  }
+
+ private:
+  void FinishOnce(grpc::Status status, const Job* job) {
+    if (finished_.exchange(true)) return;
+    if (job != nullptr) ToProto(*job, response_);
+    Finish(std::move(status));
+  }
+
+  Engine* const engine_;
+  Store* const store_;
+  const JobId id_;
+  v1::Job* const response_;
+  const bool run_job_;
+  grpc::CallbackServerContext* const context_;
+  std::atomic<bool> finished_{false};
+  std::atomic<uint64_t> handle_{0};
+  std::shared_ptr<JobWaitReactor> self_;
+};
+
+// Streams a job's changes. One write in flight; updates wait in a bounded
+// queue (the oldest non-final ones are dropped for a reader that lags).
+class JobWatchReactor : public grpc::ServerWriteReactor<v1::JobUpdate>,
+                        public JobWatcher,
+                        public std::enable_shared_from_this<JobWatchReactor> {
+ public:
+  JobWatchReactor(Engine* engine, JobId id) : engine_(engine), id_(id) {}
+
+  static grpc::ServerWriteReactor<v1::JobUpdate>* Start(std::shared_ptr<JobWatchReactor> r) {
+    r->self_ = r;
+    auto handle = r->engine_->Watch(r->id_, r);
+    if (!handle.ok()) {
+      r->Close(ToGrpcStatus(handle.status()));
+    } else {
+      r->handle_.store(*handle);
+    }
+    return r.get();
+  }
+
+  void OnJobChanged(const Job& job, uint64_t /*seq*/) override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (closing_) return;
+      v1::JobUpdate update;
+      ToProto(job, update.mutable_job());
+      pending_.push_back(std::move(update));
+      if (pending_.size() > kMaxQueuedUpdates) pending_.pop_front();
+      if (IsTerminal(job.state)) ended_ = true;
+      if (writing_) return;
+      writing_ = true;
+      current_ = std::move(pending_.front());
+      pending_.pop_front();
+    }
+    StartWrite(&current_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    bool write_next = false;
+    grpc::Status finish;
+    {
+      absl::MutexLock lock(&mu_);
+      if (ok && !pending_.empty() && !closing_) {
+        current_ = std::move(pending_.front());
+        pending_.pop_front();
+        write_next = true;
+      } else {
+        writing_ = false;
+        if (!ok) closing_ = true;
+        if (!(closing_ || ended_) || finish_called_) return;
+        finish_called_ = true;
+        finish = closing_ ? status_ : grpc::Status::OK;
+      }
+    }
+    if (write_next) {
+      StartWrite(&current_);
+    } else {
+      Finish(finish);
+    }
+  }
+
+  void OnCancel() override {
+    Close(grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled"));
+  }
+
+  void OnDone() override {
+    engine_->Unwatch(id_, handle_.load());
+    self_.reset();  // May destroy this object: touch nothing after.
+  }
+
+ private:
+  void Close(grpc::Status status) {
+    {
+      absl::MutexLock lock(&mu_);
+      closing_ = true;
+      status_ = status;
+      if (writing_ || finish_called_) return;  // OnWriteDone finishes.
+      finish_called_ = true;
+    }
+    Finish(std::move(status));
+  }
+
+  Engine* const engine_;
+  const JobId id_;
+  std::atomic<uint64_t> handle_{0};
+  std::shared_ptr<JobWatchReactor> self_;
+  absl::Mutex mu_;
+  std::deque<v1::JobUpdate> pending_ ABSL_GUARDED_BY(mu_);
+  v1::JobUpdate current_;  // The write in flight; touched only by its writer.
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status status_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+grpc::ServerUnaryReactor* JobService::Submit(grpc::CallbackServerContext* context,
+                                             const v1::SubmitRequest* request,
+                                             v1::SubmitResponse* response) {
+  std::vector<JobSpec> specs;
+  specs.reserve(request->jobs_size());
+  for (int i = 0; i < request->jobs_size(); ++i) {
+    auto spec = FromProto(request->jobs(i), absl::StrCat("jobs[", i, "]"));
+    if (!spec.ok()) return FinishNow(context, spec.status());
+    specs.push_back(*std::move(spec));
+  }
+  auto submitted = engine_->Submit(std::move(specs));
+  if (!submitted.ok()) return FinishNow(context, submitted.status());
+  for (const SubmitResult& r : submitted->value) {
+    v1::SubmitResult* out = response->add_results();
+    out->set_id(r.id.value);
+    out->set_duplicate(r.duplicate);
+  }
+  auto* reactor = context->DefaultReactor();
+  FinishWhenDurable(store_, submitted->seq, reactor);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* JobService::GetJob(grpc::CallbackServerContext* context,
+                                             const v1::GetJobRequest* request,
+                                             v1::Job* response) {
+  auto job = engine_->GetJob(JobId{request->id()});
+  if (!job.ok()) return FinishNow(context, job.status());
+  ToProto(*job, response);
+  return FinishNow(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* JobService::ListJobs(grpc::CallbackServerContext* context,
+                                               const v1::ListJobsRequest* request,
+                                               v1::ListJobsResponse* response) {
+  JobFilter filter;
+  filter.queue = request->queue();
+  if (request->state() != v1::JOB_STATE_UNSPECIFIED) {
+    filter.state = static_cast<JobState>(request->state());
+  }
+  if (request->page_size() < 0 || request->page_size() > kMaxPageSize) {
+    return FinishNow(context, absl::InvalidArgumentError(absl::StrCat(
+                                  "page_size must be 0 (default 100) to ", kMaxPageSize)));
+  }
+  filter.limit = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
+  if (!request->page_token().empty() &&
+      !absl::SimpleAtoi(request->page_token(), &filter.after.value)) {
+    return FinishNow(context, absl::InvalidArgumentError(
+                                  "page_token: pass next_page_token from the previous page"));
+  }
+  std::vector<Job> jobs = engine_->ListJobs(filter, request->omit_payloads());
+  for (const Job& job : jobs) ToProto(job, response->add_jobs());
+  if (jobs.size() == filter.limit) {
+    response->set_next_page_token(absl::StrCat(jobs.back().id.value));
+  }
+  return FinishNow(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* JobService::CancelJob(grpc::CallbackServerContext* context,
+                                                const v1::CancelJobRequest* request,
+                                                v1::Job* response) {
+  auto cancelled = engine_->Cancel(JobId{request->id()}, request->reason());
+  if (!cancelled.ok()) return FinishNow(context, cancelled.status());
+  auto* reactor = context->DefaultReactor();
+  auto job = std::make_shared<Job>(std::move(cancelled->value));
+  FinishWhenDurable(store_, cancelled->seq, reactor, [job, response] { ToProto(*job, response); });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* JobService::WaitJob(grpc::CallbackServerContext* context,
+                                              const v1::WaitJobRequest* request,
+                                              v1::Job* response) {
+  return JobWaitReactor::Start(std::make_shared<JobWaitReactor>(
+      engine_, store_, JobId{request->id()}, response, /*run_job=*/false, context));
+}
+
+grpc::ServerWriteReactor<v1::JobUpdate>* JobService::WatchJob(
+    grpc::CallbackServerContext* /*context*/, const v1::WatchJobRequest* request) {
+  return JobWatchReactor::Start(std::make_shared<JobWatchReactor>(engine_, JobId{request->id()}));
+}
+
+grpc::ServerUnaryReactor* JobService::RunJob(grpc::CallbackServerContext* context,
+                                             const v1::RunJobRequest* request,
+                                             v1::Job* response) {
+  auto spec = FromProto(request->job(), "job");
+  if (!spec.ok()) return FinishNow(context, spec.status());
+  if (auto call_deadline = CallDeadline(context)) {
+    // The call's deadline becomes the job's (the earlier of the two).
+    absl::Time deadline = *call_deadline;
+    if (spec->deadline) deadline = std::min(deadline, *spec->deadline);
+    if (spec->timeout) deadline = std::min(deadline, clock_->Now() + *spec->timeout);
+    spec->deadline = deadline;
+    spec->timeout.reset();
+  }
+  std::vector<JobSpec> specs;
+  specs.push_back(*std::move(spec));
+  auto submitted = engine_->Submit(std::move(specs));
+  if (!submitted.ok()) return FinishNow(context, submitted.status());
+  return JobWaitReactor::Start(std::make_shared<JobWaitReactor>(
+      engine_, store_, submitted->value[0].id, response, /*run_job=*/true, context));
+}
+
+}  // namespace conveyor::rpc

@@ -1,0 +1,49 @@
+#ifndef CONVEYOR_SERVER_RPC_JOB_SERVICE_H_
+#define CONVEYOR_SERVER_RPC_JOB_SERVICE_H_
+
+#include "conveyor/v1/job_service.grpc.pb.h"
+#include "server/engine/clock.h"
+#include "server/engine/engine.h"
+#include "server/store/store.h"
+
+namespace conveyor::rpc {
+
+// conveyor.v1.JobService on the callback API: converts protos, calls the
+// engine, and replies once the change is durable in the store. Waiting calls
+// (WaitJob, RunJob, WatchJob) hold no thread: they are engine watchers.
+// Thread-safe; `engine`, `store` and `clock` must outlive it.
+class JobService final : public v1::JobService::CallbackService {
+ public:
+  JobService(Engine* engine, Store* store, const Clock* clock)
+      : engine_(engine), store_(store), clock_(clock) {}
+
+  grpc::ServerUnaryReactor* Submit(grpc::CallbackServerContext* context,
+                                   const v1::SubmitRequest* request,
+                                   v1::SubmitResponse* response) override;
+  grpc::ServerUnaryReactor* GetJob(grpc::CallbackServerContext* context,
+                                   const v1::GetJobRequest* request,
+                                   v1::Job* response) override;
+  grpc::ServerUnaryReactor* ListJobs(grpc::CallbackServerContext* context,
+                                     const v1::ListJobsRequest* request,
+                                     v1::ListJobsResponse* response) override;
+  grpc::ServerUnaryReactor* CancelJob(grpc::CallbackServerContext* context,
+                                      const v1::CancelJobRequest* request,
+                                      v1::Job* response) override;
+  grpc::ServerUnaryReactor* WaitJob(grpc::CallbackServerContext* context,
+                                    const v1::WaitJobRequest* request,
+                                    v1::Job* response) override;
+  grpc::ServerWriteReactor<v1::JobUpdate>* WatchJob(grpc::CallbackServerContext* context,
+                                                    const v1::WatchJobRequest* request) override;
+  grpc::ServerUnaryReactor* RunJob(grpc::CallbackServerContext* context,
+                                   const v1::RunJobRequest* request,
+                                   v1::Job* response) override;
+
+ private:
+  Engine* const engine_;
+  Store* const store_;
+  const Clock* const clock_;
+};
+
+}  // namespace conveyor::rpc
+
+#endif  // CONVEYOR_SERVER_RPC_JOB_SERVICE_H_

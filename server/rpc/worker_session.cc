@@ -1,0 +1,260 @@
+#include "server/rpc/worker_session.h"
+
+#include <spdlog/spdlog.h>
+
+#include "absl/strings/str_cat.h"
+#include "server/rpc/durable_reply.h"
+#include "server/rpc/proto_convert.h"
+#include "server/rpc/status_conversion.h"
+
+namespace conveyor::rpc {
+namespace {
+
+void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
+  const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d)));
+}
+
+v1::CoordinatorMessage MakeAck(uint64_t job_id, uint64_t token, bool accepted,
+                               std::string reason) {
+  v1::CoordinatorMessage m;
+  v1::ResultAck* ack = m.mutable_ack();
+  ack->set_job_id(job_id);
+  ack->set_fencing_token(token);
+  ack->set_accepted(accepted);
+  ack->set_reason(std::move(reason));
+  return m;
+}
+
+}  // namespace
+
+WorkerSession::WorkerSession(Engine* engine, Store* store, const Clock* clock, std::string peer)
+    : engine_(engine), store_(store), clock_(clock), peer_(std::move(peer)) {}
+
+WorkerSession* WorkerSession::Start(std::shared_ptr<WorkerSession> session) {
+  session->self_ = session;
+  session->StartRead(&session->incoming_);
+  return session.get();
+}
+
+// --- WorkerChannel ---
+
+void WorkerSession::Assign(const Assignment& assignment) {
+  v1::CoordinatorMessage m;
+  ToProto(assignment, clock_->Now(), m.mutable_assignment());
+  Send(std::move(m));
+}
+
+void WorkerSession::Cancel(JobId job, FencingToken token, const std::string& reason) {
+  v1::CoordinatorMessage m;
+  m.mutable_cancel()->set_job_id(job.value);
+  m.mutable_cancel()->set_fencing_token(token.value);
+  m.mutable_cancel()->set_reason(reason);
+  Send(std::move(m));
+}
+
+void WorkerSession::Drain(absl::Duration grace) {
+  v1::CoordinatorMessage m;
+  SetDuration(grace, m.mutable_drain()->mutable_grace());
+  Send(std::move(m));
+}
+
+// --- Reactions ---
+
+void WorkerSession::OnReadDone(bool ok) {
+  if (!ok) {
+    Close(grpc::Status::OK);  // The worker closed its side, or the stream broke.
+    return;
+  }
+  absl::Status s = Handle(incoming_);
+  if (!s.ok()) {
+    Close(ToGrpcStatus(s));
+    return;
+  }
+  StartRead(&incoming_);
+}
+
+void WorkerSession::OnWriteDone(bool ok) {
+  bool write_next = false;
+  grpc::Status finish;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!ok) closing_ = true;
+    if (!closing_ && !outbox_.empty()) {
+      writing_msg_ = std::move(outbox_.front());
+      outbox_.pop_front();
+      write_next = true;
+    } else {
+      writing_ = false;
+      if (!closing_ || finish_called_) return;
+      finish_called_ = true;
+      finish = final_status_;
+    }
+  }
+  if (write_next) {
+    StartWrite(&writing_msg_);
+  } else {
+    Finish(finish);
+  }
+}
+
+void WorkerSession::OnCancel() {
+  Close(grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled"));
+}
+
+void WorkerSession::OnDone() {
+  self_.reset();  // May destroy this object: touch nothing after.
+}
+
+// --- Messages ---
+
+absl::Status WorkerSession::Handle(const v1::WorkerMessage& message) {
+  WorkerId worker;
+  {
+    absl::MutexLock lock(&mu_);
+    if (message.kind_case() == v1::WorkerMessage::kHello) {
+      if (hello_seen_) {
+        return absl::FailedPreconditionError("Hello was already sent on this stream");
+      }
+      hello_seen_ = true;
+    } else if (!hello_seen_) {
+      return absl::FailedPreconditionError(
+          "send Hello first: the stream has no worker until then");
+    }
+    worker = worker_;
+  }
+  switch (message.kind_case()) {
+    case v1::WorkerMessage::kHello:
+      return HandleHello(message.hello());
+    case v1::WorkerMessage::kSetConcurrency:
+      return engine_->SetConcurrency(worker, message.set_concurrency().concurrency());
+    case v1::WorkerMessage::kHeartbeat:
+      return engine_->Heartbeat(worker);
+    case v1::WorkerMessage::kProgress: {
+      const auto& p = message.progress();
+      Progress progress{p.progress().percent(), p.progress().message()};
+      auto r = engine_->ReportProgress(worker, JobId{p.job_id()}, FencingToken{p.fencing_token()},
+                                       std::move(progress));
+      // A stale token only means the job moved on: nothing to tell.
+      if (!r.ok() && (absl::IsAborted(r.status()) || absl::IsNotFound(r.status()))) {
+        return absl::OkStatus();
+      }
+      return r.status();
+    }
+    case v1::WorkerMessage::kComplete: {
+      const auto& c = message.complete();
+      return Answer(c.job_id(), c.fencing_token(),
+                    engine_->Complete(worker, JobId{c.job_id()}, FencingToken{c.fencing_token()},
+                                      c.result()));
+    }
+    case v1::WorkerMessage::kFail: {
+      const auto& f = message.fail();
+      return Answer(f.job_id(), f.fencing_token(),
+                    engine_->Fail(worker, JobId{f.job_id()}, FencingToken{f.fencing_token()},
+                                  f.error(), f.permanent()));
+    }
+    case v1::WorkerMessage::kRelease: {
+      const auto& r = message.release();
+      return Answer(r.job_id(), r.fencing_token(),
+                    engine_->Release(worker, JobId{r.job_id()}, FencingToken{r.fencing_token()}));
+    }
+    case v1::WorkerMessage::KIND_NOT_SET:
+      break;
+  }
+  return absl::InvalidArgumentError("empty WorkerMessage: set one of its fields");
+}
+
+absl::Status WorkerSession::HandleHello(const v1::Hello& hello) {
+  auto welcome = engine_->ConnectWorker(FromProto(hello), shared_from_this());
+  if (!welcome.ok()) return welcome.status();
+  spdlog::info("worker connected id={} name={} peer={} concurrency={} queues={}",
+               welcome->id.value, hello.name(), peer_, welcome->concurrency,
+               hello.queues_size());
+  v1::CoordinatorMessage m;
+  v1::Welcome* w = m.mutable_welcome();
+  w->set_worker_id(welcome->id.value);
+  SetDuration(welcome->lease_duration, w->mutable_lease_duration());
+  SetDuration(welcome->heartbeat_interval, w->mutable_heartbeat_interval());
+  w->set_concurrency(welcome->concurrency);
+  bool closed;
+  {
+    // Welcome goes first, then what the engine assigned meanwhile.
+    absl::MutexLock lock(&mu_);
+    closed = closing_;
+    if (!closed) {
+    worker_ = welcome->id;
+    welcomed_ = true;
+    for (auto& h : held_) outbox_.push_back(std::move(h));
+    held_.clear();
+    writing_ = true;  // Nothing was written before Welcome.
+    writing_msg_ = std::move(m);
+    }
+  }
+  if (closed) {
+    engine_->DisconnectWorker(welcome->id);  // The stream ended meanwhile.
+    return absl::OkStatus();
+  }
+  StartWrite(&writing_msg_);
+  return absl::OkStatus();
+}
+
+absl::Status WorkerSession::Answer(uint64_t job_id, uint64_t token,
+                                   const absl::StatusOr<Mutation<Job>>& outcome) {
+  if (outcome.ok()) {
+    store_->WhenDurable(outcome->seq, [self = shared_from_this(), job_id, token](absl::Status s) {
+      self->Send(MakeAck(job_id, token, s.ok(), s.ok() ? "" : StoreFailed(s).ToString()));
+    });
+    return absl::OkStatus();
+  }
+  const absl::Status& s = outcome.status();
+  if (absl::IsAborted(s) || absl::IsNotFound(s)) {
+    Send(MakeAck(job_id, token, false, std::string(s.message())));
+    return absl::OkStatus();
+  }
+  return s;  // PERMISSION_DENIED, INVALID_ARGUMENT: the worker is broken.
+}
+
+void WorkerSession::Send(v1::CoordinatorMessage message) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (closing_) return;
+    if (!welcomed_ && !message.has_welcome()) {
+      held_.push_back(std::move(message));
+      return;
+    }
+    if (writing_) {
+      outbox_.push_back(std::move(message));
+      return;
+    }
+    writing_ = true;
+    writing_msg_ = std::move(message);
+  }
+  StartWrite(&writing_msg_);
+}
+
+void WorkerSession::Close(grpc::Status status) {
+  WorkerId worker;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closing_ && finish_called_) return;
+    if (!closing_) final_status_ = status;
+    closing_ = true;
+    worker = worker_;
+    worker_ = WorkerId{};
+  }
+  if (worker.value != 0) {
+    engine_->DisconnectWorker(worker);
+    spdlog::info("worker disconnected id={} peer={} status={} reason=\"{}\"", worker.value,
+                 peer_, static_cast<int>(status.error_code()), status.error_message());
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (writing_ || finish_called_) return;  // OnWriteDone finishes.
+    finish_called_ = true;
+    status = final_status_;
+  }
+  Finish(status);
+}
+
+}  // namespace conveyor::rpc

@@ -1,0 +1,86 @@
+#ifndef CONVEYOR_SERVER_RPC_WORKER_SESSION_H_
+#define CONVEYOR_SERVER_RPC_WORKER_SESSION_H_
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "conveyor/v1/worker_service.grpc.pb.h"
+#include "server/engine/clock.h"
+#include "server/engine/engine.h"
+#include "server/store/store.h"
+
+namespace conveyor::rpc {
+
+// One worker's Connect stream: reads its messages one at a time and turns
+// them into engine calls; writes what the engine says to the worker (it is
+// the worker's WorkerChannel), one write in flight, the rest queued.
+//
+// Protocol errors (a message before Hello, a second Hello, an empty message,
+// another worker's lease token, an oversized result) end the stream with
+// FAILED_PRECONDITION / INVALID_ARGUMENT / PERMISSION_DENIED; stale tokens
+// only get a rejected ResultAck. Whenever the stream ends the worker is
+// disconnected from the engine, which returns its leases at once.
+//
+// Owned by itself from Start until gRPC's OnDone (and by the engine while it
+// holds the channel). Thread-safe.
+class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::CoordinatorMessage>,
+                      public WorkerChannel,
+                      public std::enable_shared_from_this<WorkerSession> {
+ public:
+  WorkerSession(Engine* engine, Store* store, const Clock* clock, std::string peer);
+  // Starts reading; returns the reactor for gRPC.
+  static WorkerSession* Start(std::shared_ptr<WorkerSession> session);
+
+  // WorkerChannel.
+  void Assign(const Assignment& assignment) override;
+  void Cancel(JobId job, FencingToken token, const std::string& reason) override;
+  void Drain(absl::Duration grace) override;
+
+  // Reactions.
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  // Handles one message; a non-OK status ends the stream with it.
+  absl::Status Handle(const v1::WorkerMessage& message);
+  absl::Status HandleHello(const v1::Hello& hello);
+  // Answers a Complete/Fail/Release: once durable if the engine took it,
+  // at once if the lease was lost; protocol errors come back as the status.
+  absl::Status Answer(uint64_t job_id, uint64_t token,
+                      const absl::StatusOr<Mutation<Job>>& outcome);
+  // Queues a message; starts writing it if no write is in flight.
+  void Send(v1::CoordinatorMessage message) ABSL_LOCKS_EXCLUDED(mu_);
+  // Disconnects from the engine (once) and finishes the stream after the
+  // write in flight.
+  void Close(grpc::Status status) ABSL_LOCKS_EXCLUDED(mu_);
+
+  Engine* const engine_;
+  Store* const store_;
+  const Clock* const clock_;
+  const std::string peer_;
+  std::shared_ptr<WorkerSession> self_;
+  v1::WorkerMessage incoming_;  // The read in flight; touched only by reactions.
+
+  absl::Mutex mu_;
+  WorkerId worker_ ABSL_GUARDED_BY(mu_);
+  bool hello_seen_ ABSL_GUARDED_BY(mu_) = false;
+  bool welcomed_ ABSL_GUARDED_BY(mu_) = false;
+  // Messages the engine sent before Welcome went out.
+  std::vector<v1::CoordinatorMessage> held_ ABSL_GUARDED_BY(mu_);
+  std::deque<v1::CoordinatorMessage> outbox_ ABSL_GUARDED_BY(mu_);
+  v1::CoordinatorMessage writing_msg_;  // The write in flight; touched only by its writer.
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace conveyor::rpc
+
+#endif  // CONVEYOR_SERVER_RPC_WORKER_SESSION_H_

@@ -1,0 +1,440 @@
+#include "server/store/sqlite_database.h"
+
+#include <sqlite3.h>
+
+#include <cstdlib>
+#include <string_view>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "server/store/job_codec.h"
+
+namespace conveyor {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE jobs (
+  id INTEGER PRIMARY KEY,
+  queue TEXT NOT NULL,
+  type TEXT NOT NULL,
+  state INTEGER NOT NULL,
+  payload BLOB NOT NULL,
+  priority INTEGER NOT NULL,
+  labels BLOB NOT NULL,
+  idempotency_key TEXT NOT NULL,
+  max_attempts INTEGER NOT NULL,
+  backoff BLOB NOT NULL,
+  attempt_timeout_ns INTEGER NOT NULL,
+  deadline_ns INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  created_at_ns INTEGER NOT NULL,
+  run_at_ns INTEGER NOT NULL,
+  finished_at_ns INTEGER NOT NULL,
+  expires_at_ns INTEGER NOT NULL,
+  result BLOB NOT NULL,
+  error TEXT NOT NULL,
+  dead_reason INTEGER NOT NULL,
+  cancel_reason TEXT NOT NULL,
+  progress_percent INTEGER NOT NULL,
+  progress_message TEXT NOT NULL,
+  history BLOB NOT NULL,
+  last_token INTEGER NOT NULL
+);
+CREATE TABLE queues (name TEXT PRIMARY KEY, settings BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+)sql";
+
+// Column order shared by the insert (parameters ?1..?25), the update (same
+// numbers, ?5 payload left out) and the select (columns 0..24).
+enum Column : int {
+  kId,
+  kQueue,
+  kType,
+  kState,
+  kPayload,
+  kPriority,
+  kLabels,
+  kIdempotencyKey,
+  kMaxAttempts,
+  kBackoff,
+  kAttemptTimeout,
+  kDeadline,
+  kAttempts,
+  kCreatedAt,
+  kRunAt,
+  kFinishedAt,
+  kExpiresAt,
+  kResult,
+  kError,
+  kDeadReason,
+  kCancelReason,
+  kProgressPercent,
+  kProgressMessage,
+  kHistory,
+  kLastToken,
+};
+
+constexpr const char* kJobColumns =
+    "id, queue, type, state, payload, priority, labels, idempotency_key, max_attempts, backoff, "
+    "attempt_timeout_ns, deadline_ns, attempts, created_at_ns, run_at_ns, finished_at_ns, "
+    "expires_at_ns, result, error, dead_reason, cancel_reason, progress_percent, "
+    "progress_message, history, last_token";
+
+constexpr const char* kUpdateJob =
+    "UPDATE jobs SET queue=?2, type=?3, state=?4, priority=?6, labels=?7, idempotency_key=?8, "
+    "max_attempts=?9, backoff=?10, attempt_timeout_ns=?11, deadline_ns=?12, attempts=?13, "
+    "created_at_ns=?14, run_at_ns=?15, finished_at_ns=?16, expires_at_ns=?17, result=?18, "
+    "error=?19, dead_reason=?20, cancel_reason=?21, progress_percent=?22, "
+    "progress_message=?23, history=?24, last_token=?25 WHERE id=?1";
+
+struct DbCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+struct StatementFinalizer {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+using Statement = std::unique_ptr<sqlite3_stmt, StatementFinalizer>;
+
+// The status for SQLite result `rc` while doing `what`, by what the caller
+// should do: UNAVAILABLE for I/O trouble (retry later, elsewhere), DATA_LOSS
+// for a corrupt file, INTERNAL otherwise.
+absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what) {
+  std::string message =
+      absl::StrCat("sqlite: ", what, ": ", db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PROTOCOL:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+      return absl::UnavailableError(message);
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return absl::DataLossError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+absl::StatusOr<Statement> Prepare(sqlite3* db, absl::string_view sql) {
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()),
+                              SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+  if (rc != SQLITE_OK) return SqliteError(db, rc, absl::StrCat("prepare ", sql));
+  return Statement(raw);
+}
+
+// Steps `s` to completion (it must return no rows) and resets it.
+absl::Status Run(sqlite3* db, sqlite3_stmt* s, absl::string_view what) {
+  int rc = sqlite3_step(s);
+  absl::Status status = rc == SQLITE_DONE ? absl::OkStatus() : SqliteError(db, rc, what);
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  return status;
+}
+
+absl::Status Exec(sqlite3* db, const char* sql) {
+  int rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
+  return rc == SQLITE_OK ? absl::OkStatus() : SqliteError(db, rc, sql);
+}
+
+absl::StatusOr<std::string> QueryText(sqlite3* db, const char* sql) {
+  absl::StatusOr<Statement> s = Prepare(db, sql);
+  if (!s.ok()) return s.status();
+  int rc = sqlite3_step(s->get());
+  if (rc != SQLITE_ROW) return SqliteError(db, rc, sql);
+  const unsigned char* text = sqlite3_column_text(s->get(), 0);
+  return std::string(text == nullptr ? "" : reinterpret_cast<const char*>(text));
+}
+
+void BindText(sqlite3_stmt* s, int column, const std::string& value) {
+  sqlite3_bind_text(s, column + 1, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
+}
+void BindBlob(sqlite3_stmt* s, int column, const std::string& value) {
+  sqlite3_bind_blob(s, column + 1, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
+}
+void BindOwnedBlob(sqlite3_stmt* s, int column, const std::string& value) {
+  sqlite3_bind_blob(s, column + 1, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+}
+void BindInt(sqlite3_stmt* s, int column, int64_t value) {
+  sqlite3_bind_int64(s, column + 1, value);
+}
+
+// Binds every column of `job` but the payload. The strings of `job` must
+// outlive the statement's step.
+void BindJob(sqlite3_stmt* s, const Job& job) {
+  BindInt(s, kId, static_cast<int64_t>(job.id.value));
+  BindText(s, kQueue, job.queue);
+  BindText(s, kType, job.type);
+  BindInt(s, kState, static_cast<int>(job.state));
+  BindInt(s, kPriority, job.priority);
+  BindOwnedBlob(s, kLabels, EncodeLabels(job.labels));
+  BindText(s, kIdempotencyKey, job.idempotency_key);
+  BindInt(s, kMaxAttempts, job.max_attempts);
+  BindOwnedBlob(s, kBackoff, EncodeBackoff(job.backoff));
+  BindInt(s, kAttemptTimeout, DurationToNanos(job.attempt_timeout));
+  BindInt(s, kDeadline, TimeToNanos(job.deadline));
+  BindInt(s, kAttempts, job.attempts);
+  BindInt(s, kCreatedAt, TimeToNanos(job.created_at));
+  BindInt(s, kRunAt, TimeToNanos(job.run_at));
+  BindInt(s, kFinishedAt, TimeToNanos(job.finished_at));
+  BindInt(s, kExpiresAt, TimeToNanos(job.expires_at));
+  BindBlob(s, kResult, job.result);
+  BindText(s, kError, job.error);
+  BindInt(s, kDeadReason, static_cast<int>(job.dead_reason));
+  BindText(s, kCancelReason, job.cancel_reason);
+  BindInt(s, kProgressPercent, job.progress.percent);
+  BindText(s, kProgressMessage, job.progress.message);
+  BindOwnedBlob(s, kHistory, EncodeHistory(job.history));
+  BindInt(s, kLastToken, static_cast<int64_t>(job.last_token.value));
+}
+
+std::string_view ColumnBytes(sqlite3_stmt* s, int column) {
+  const void* data = sqlite3_column_blob(s, column);
+  int size = sqlite3_column_bytes(s, column);
+  if (data == nullptr) return {};
+  return std::string_view(static_cast<const char*>(data), static_cast<size_t>(size));
+}
+std::string ColumnString(sqlite3_stmt* s, int column) {
+  return std::string(ColumnBytes(s, column));
+}
+int64_t ColumnInt(sqlite3_stmt* s, int column) { return sqlite3_column_int64(s, column); }
+
+absl::StatusOr<Job> ReadJob(sqlite3_stmt* s) {
+  Job job;
+  job.id.value = static_cast<uint64_t>(ColumnInt(s, kId));
+  job.queue = ColumnString(s, kQueue);
+  job.type = ColumnString(s, kType);
+  int64_t state = ColumnInt(s, kState);
+  int64_t dead_reason = ColumnInt(s, kDeadReason);
+  if (state < static_cast<int>(JobState::kScheduled) ||
+      state > static_cast<int>(JobState::kCancelled) ||
+      dead_reason < static_cast<int>(DeadReason::kNone) ||
+      dead_reason > static_cast<int>(DeadReason::kLeaseLost)) {
+    return absl::DataLossError(absl::StrCat("job ", job.id.value, ": state ", state,
+                                            " or dead_reason ", dead_reason, " out of range"));
+  }
+  job.state = static_cast<JobState>(state);
+  job.dead_reason = static_cast<DeadReason>(dead_reason);
+  job.payload = ColumnString(s, kPayload);
+  job.priority = static_cast<int32_t>(ColumnInt(s, kPriority));
+  absl::StatusOr<Labels> labels = DecodeLabels(ColumnBytes(s, kLabels));
+  absl::StatusOr<Backoff> backoff = DecodeBackoff(ColumnBytes(s, kBackoff));
+  absl::StatusOr<std::vector<Attempt>> history = DecodeHistory(ColumnBytes(s, kHistory));
+  for (const absl::Status& status : {labels.status(), backoff.status(), history.status()}) {
+    if (!status.ok()) {
+      return absl::DataLossError(absl::StrCat("job ", job.id.value, ": ", status.message()));
+    }
+  }
+  job.labels = *std::move(labels);
+  job.backoff = *backoff;
+  job.history = *std::move(history);
+  job.idempotency_key = ColumnString(s, kIdempotencyKey);
+  job.max_attempts = static_cast<int32_t>(ColumnInt(s, kMaxAttempts));
+  job.attempt_timeout = NanosToDuration(ColumnInt(s, kAttemptTimeout));
+  job.deadline = NanosToTime(ColumnInt(s, kDeadline));
+  job.attempts = static_cast<int32_t>(ColumnInt(s, kAttempts));
+  job.created_at = NanosToTime(ColumnInt(s, kCreatedAt));
+  job.run_at = NanosToTime(ColumnInt(s, kRunAt));
+  job.finished_at = NanosToTime(ColumnInt(s, kFinishedAt));
+  job.expires_at = NanosToTime(ColumnInt(s, kExpiresAt));
+  job.result = ColumnString(s, kResult);
+  job.error = ColumnString(s, kError);
+  job.cancel_reason = ColumnString(s, kCancelReason);
+  job.progress.percent = static_cast<int32_t>(ColumnInt(s, kProgressPercent));
+  job.progress.message = ColumnString(s, kProgressMessage);
+  job.last_token.value = static_cast<uint64_t>(ColumnInt(s, kLastToken));
+  return job;
+}
+
+// Creates the schema in an empty file or checks the version of an existing
+// one. REQUIRES: inside a transaction.
+absl::Status EnsureSchema(sqlite3* db, const std::string& path) {
+  absl::StatusOr<std::string> version_text = QueryText(db, "PRAGMA user_version");
+  if (!version_text.ok()) return version_text.status();
+  int version = std::atoi(version_text->c_str());
+  if (version == kSchemaVersion) return absl::OkStatus();
+  if (version > kSchemaVersion) {
+    return absl::FailedPreconditionError(absl::StrCat("sqlite file ", path, " has schema version ",
+                                                      version, ", newer than this conveyord's ",
+                                                      kSchemaVersion, "; run a newer build"));
+  }
+  if (absl::Status s = Exec(db, kSchema); !s.ok()) return s;
+  return Exec(db, absl::StrCat("PRAGMA user_version=", kSchemaVersion).c_str());
+}
+
+}  // namespace
+
+struct SqliteDatabase::Statements {
+  Statement begin, commit, rollback;
+  Statement insert_job, update_job, delete_job, upsert_queue, raise_max_job_id;
+};
+
+absl::StatusOr<std::unique_ptr<SqliteDatabase>> SqliteDatabase::Open(const std::string& path,
+                                                                     bool fsync) {
+  sqlite3* raw = nullptr;
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  std::unique_ptr<sqlite3, DbCloser> db(raw);
+  if (rc != SQLITE_OK) return SqliteError(raw, rc, absl::StrCat("open ", path));
+  sqlite3_extended_result_codes(db.get(), 1);
+
+  // EXCLUSIVE locking keeps the file's lock from the first transaction on,
+  // so a second coordinator on the same file fails here instead of both
+  // writing it.
+  auto in_use = [&](const absl::Status& status) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "sqlite file ", path, " is in use by another process or connection: ", status.message()));
+  };
+  auto busy = [&] { return (sqlite3_errcode(db.get()) & 0xff) == SQLITE_BUSY; };
+  if (absl::Status s = Exec(db.get(), "PRAGMA locking_mode=EXCLUSIVE"); !s.ok()) return s;
+  absl::StatusOr<std::string> mode = QueryText(db.get(), "PRAGMA journal_mode=WAL");
+  if (!mode.ok()) return busy() ? in_use(mode.status()) : mode.status();
+  if (*mode != "wal") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("sqlite file ", path, ": cannot use WAL mode (journal_mode is ", *mode, ")"));
+  }
+  if (absl::Status s =
+          Exec(db.get(), fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = Exec(db.get(), "BEGIN EXCLUSIVE"); !s.ok()) {
+    return busy() ? in_use(s) : s;
+  }
+  if (absl::Status s = EnsureSchema(db.get(), path); !s.ok()) {
+    Exec(db.get(), "ROLLBACK").IgnoreError();
+    return s;
+  }
+  if (absl::Status s = Exec(db.get(), "COMMIT"); !s.ok()) return s;
+
+  auto statements = std::make_unique<Statements>();
+  struct {
+    Statement* target;
+    std::string sql;
+  } prepared[] = {
+      {&statements->begin, "BEGIN"},
+      {&statements->commit, "COMMIT"},
+      {&statements->rollback, "ROLLBACK"},
+      {&statements->insert_job,
+       absl::StrCat("INSERT INTO jobs(", kJobColumns,
+                    ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+                    "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)")},
+      {&statements->update_job, kUpdateJob},
+      {&statements->delete_job, "DELETE FROM jobs WHERE id=?1"},
+      {&statements->upsert_queue,
+       "INSERT INTO queues(name, settings) VALUES(?1, ?2) "
+       "ON CONFLICT(name) DO UPDATE SET settings=excluded.settings"},
+      {&statements->raise_max_job_id,
+       "INSERT INTO meta(key, value) VALUES('max_job_id', ?1) "
+       "ON CONFLICT(key) DO UPDATE SET value=max(value, excluded.value)"},
+  };
+  for (auto& [target, sql] : prepared) {
+    absl::StatusOr<Statement> s = Prepare(db.get(), sql);
+    if (!s.ok()) return s.status();
+    *target = *std::move(s);
+  }
+  return std::unique_ptr<SqliteDatabase>(new SqliteDatabase(db.release(), std::move(statements)));
+}
+
+SqliteDatabase::SqliteDatabase(sqlite3* db, std::unique_ptr<Statements> statements)
+    : db_(db), statements_(std::move(statements)) {}
+
+SqliteDatabase::~SqliteDatabase() {
+  statements_.reset();  // Finalized before the connection closes.
+  sqlite3_close_v2(db_);
+}
+
+absl::Status SqliteDatabase::Write(const WriteBatch& batch) {
+  Statements& st = *statements_;
+  if (absl::Status s = Run(db_, st.begin.get(), "BEGIN"); !s.ok()) return s;
+  absl::Status status;
+  for (const auto& [id, write] : batch.jobs()) {
+    const Job& job = write.job;
+    switch (write.op) {
+      case WriteBatch::Op::kInsert:
+        BindJob(st.insert_job.get(), job);
+        BindBlob(st.insert_job.get(), kPayload, job.payload);
+        status = Run(db_, st.insert_job.get(), absl::StrCat("insert job ", id));
+        break;
+      case WriteBatch::Op::kUpdate:
+        BindJob(st.update_job.get(), job);
+        status = Run(db_, st.update_job.get(), absl::StrCat("update job ", id));
+        if (status.ok() && sqlite3_changes(db_) != 1) {
+          status = absl::InternalError(absl::StrCat("sqlite: update of unknown job ", id));
+        }
+        break;
+      case WriteBatch::Op::kDelete:
+        BindInt(st.delete_job.get(), kId, static_cast<int64_t>(id));
+        status = Run(db_, st.delete_job.get(), absl::StrCat("delete job ", id));
+        if (status.ok() && sqlite3_changes(db_) != 1) {
+          status = absl::InternalError(absl::StrCat("sqlite: delete of unknown job ", id));
+        }
+        break;
+    }
+    if (!status.ok()) break;
+  }
+  for (auto it = batch.queues().begin(); status.ok() && it != batch.queues().end(); ++it) {
+    BindText(st.upsert_queue.get(), 0, it->first);
+    BindOwnedBlob(st.upsert_queue.get(), 1, EncodeQueueSettings(it->second));
+    status = Run(db_, st.upsert_queue.get(), absl::StrCat("write queue ", it->first));
+  }
+  if (status.ok() && batch.max_job_id().value != 0) {
+    BindInt(st.raise_max_job_id.get(), 0, static_cast<int64_t>(batch.max_job_id().value));
+    status = Run(db_, st.raise_max_job_id.get(), "write max_job_id");
+  }
+  if (status.ok()) status = Run(db_, st.commit.get(), "COMMIT");
+  if (!status.ok() && !sqlite3_get_autocommit(db_)) {
+    Run(db_, st.rollback.get(), "ROLLBACK").IgnoreError();
+  }
+  return status;
+}
+
+absl::StatusOr<RecoveredState> SqliteDatabase::Read() {
+  RecoveredState state;
+  absl::StatusOr<Statement> jobs =
+      Prepare(db_, absl::StrCat("SELECT ", kJobColumns, " FROM jobs ORDER BY id"));
+  if (!jobs.ok()) return jobs.status();
+  int rc;
+  while ((rc = sqlite3_step(jobs->get())) == SQLITE_ROW) {
+    absl::StatusOr<Job> job = ReadJob(jobs->get());
+    if (!job.ok()) return job.status();
+    state.max_job_id = std::max(state.max_job_id, job->id);
+    state.jobs.push_back(*std::move(job));
+  }
+  if (rc != SQLITE_DONE) return SqliteError(db_, rc, "read jobs");
+
+  absl::StatusOr<Statement> queues =
+      Prepare(db_, "SELECT name, settings FROM queues ORDER BY name");
+  if (!queues.ok()) return queues.status();
+  while ((rc = sqlite3_step(queues->get())) == SQLITE_ROW) {
+    std::string name = ColumnString(queues->get(), 0);
+    absl::StatusOr<QueueSettings> settings = DecodeQueueSettings(ColumnBytes(queues->get(), 1));
+    if (!settings.ok()) {
+      return absl::DataLossError(absl::StrCat("queue ", name, ": ", settings.status().message()));
+    }
+    state.queues.emplace_back(std::move(name), *settings);
+  }
+  if (rc != SQLITE_DONE) return SqliteError(db_, rc, "read queues");
+
+  absl::StatusOr<Statement> meta = Prepare(db_, "SELECT value FROM meta WHERE key='max_job_id'");
+  if (!meta.ok()) return meta.status();
+  rc = sqlite3_step(meta->get());
+  if (rc == SQLITE_ROW) {
+    JobId max_id{static_cast<uint64_t>(ColumnInt(meta->get(), 0))};
+    state.max_job_id = std::max(state.max_job_id, max_id);
+  } else if (rc != SQLITE_DONE) {
+    return SqliteError(db_, rc, "read meta");
+  }
+  return state;
+}
+
+}  // namespace conveyor

@@ -1,0 +1,49 @@
+#ifndef CONVEYOR_SERVER_STORE_STORE_H_
+#define CONVEYOR_SERVER_STORE_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "server/engine/engine.h"
+#include "server/engine/job_observer.h"
+
+namespace conveyor {
+
+// Where the engine's state survives a restart. The engine reports each
+// change through the JobObserver calls (in memory, under the engine's lock);
+// the store makes batches of them durable on its own writer thread, many
+// changes per transaction (group commit), and then runs the callbacks of
+// everyone who waits for them.
+//
+// A store for several coordinators sharing one database (PostgreSQL) keeps
+// this shape: Recover() loads what this coordinator owns, the observer calls
+// become its writes, WhenDurable its commit acknowledgements.
+//
+// Thread-safe.
+class Store : public JobObserver {
+ public:
+  // Reads everything persisted. REQUIRES: called once, before any observer
+  // call.
+  virtual absl::StatusOr<RecoveredState> Recover() = 0;
+
+  // Runs `done` once every change with sequence number <= `seq` is durable
+  // (OK), or when the store failed to make it durable (the error). Runs it
+  // on the store's writer thread, or at once on the calling thread when
+  // that already happened. `done` must not block.
+  virtual void WhenDurable(uint64_t seq, std::function<void(absl::Status)> done) = 0;
+
+  // Blocks until every change observed so far is durable. Returns the
+  // writer's error, if any.
+  virtual absl::Status Flush() = 0;
+
+  // Flushes and stops the writer thread. Later observer calls are dropped
+  // and later WhenDurable callbacks get FAILED_PRECONDITION.
+  virtual void Close() = 0;
+};
+
+}  // namespace conveyor
+
+#endif  // CONVEYOR_SERVER_STORE_STORE_H_

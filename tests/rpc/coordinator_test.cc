@@ -1,0 +1,393 @@
+// gRPC integration tests: a real Coordinator (SQLite store in a temp dir) on
+// 127.0.0.1:0, real stubs and real worker streams.
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "absl/time/clock.h"
+#include "conveyor/v1/admin_service.grpc.pb.h"
+#include "conveyor/v1/job_service.grpc.pb.h"
+#include "server/rpc/coordinator.h"
+#include "tests/rpc/test_worker.h"
+#include "tests/testing/process_harness.h"
+#include "tests/testing/wait_for.h"
+
+namespace conveyor::testing {
+namespace {
+
+using v1::CoordinatorMessage;
+
+class CoordinatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    rpc::CoordinatorOptions options;
+    options.listen = "127.0.0.1:0";
+    options.data_dir = dir_.path() + "/data";
+    options.engine.max_batch = 100;
+    auto c = rpc::Coordinator::Start(options);
+    ASSERT_TRUE(c.ok()) << c.status();
+    coordinator_ = *std::move(c);
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(coordinator_->port()),
+                                   grpc::InsecureChannelCredentials());
+    jobs_ = v1::JobService::NewStub(channel_);
+    admin_ = v1::AdminService::NewStub(channel_);
+  }
+
+  uint64_t Submit(const std::string& queue, const std::string& payload,
+                  int max_attempts = 0) {
+    v1::SubmitRequest req;
+    v1::JobSpec* spec = req.add_jobs();
+    spec->set_queue(queue);
+    spec->set_type("echo");
+    spec->set_payload_text(payload);
+    spec->set_max_attempts(max_attempts);
+    spec->mutable_backoff()->mutable_initial()->set_nanos(10'000'000);  // 10ms
+    spec->mutable_backoff()->mutable_max()->set_nanos(20'000'000);
+    v1::SubmitResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status s = jobs_->Submit(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return s.ok() ? resp.results(0).id() : 0;
+  }
+
+  v1::Job Get(uint64_t id) {
+    v1::GetJobRequest req;
+    req.set_id(id);
+    v1::Job job;
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(jobs_->GetJob(&ctx, req, &job).ok());
+    return job;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<rpc::Coordinator> coordinator_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::JobService::Stub> jobs_;
+  std::unique_ptr<v1::AdminService::Stub> admin_;
+};
+
+TEST_F(CoordinatorTest, SubmitDispatchCompleteWait) {
+  TestWorker worker(channel_);
+  ASSERT_NE(worker.Hello("w1", "q", 1), 0u);
+  const uint64_t id = Submit("q", "hello");
+  auto m = worker.NextOf(CoordinatorMessage::kAssignment);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->assignment().job().id(), id);
+  EXPECT_EQ(m->assignment().job().payload(), "hello");
+  EXPECT_EQ(m->assignment().attempt(), 1);
+  EXPECT_GT(m->assignment().lease_duration().seconds(), 0);
+  ASSERT_TRUE(worker.Complete(id, m->assignment().fencing_token(), "HELLO"));
+  auto ack = worker.NextOf(CoordinatorMessage::kAck);
+  ASSERT_TRUE(ack);
+  EXPECT_TRUE(ack->ack().accepted());
+
+  v1::WaitJobRequest req;
+  req.set_id(id);
+  v1::Job job;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  ASSERT_TRUE(jobs_->WaitJob(&ctx, req, &job).ok());
+  EXPECT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(job.result(), "HELLO");
+}
+
+TEST_F(CoordinatorTest, WaitJobReturnsWhenJobEnds) {
+  const uint64_t id = Submit("q", "x");
+  v1::Job job;
+  grpc::Status status;
+  std::thread waiter([&] {
+    v1::WaitJobRequest req;
+    req.set_id(id);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    status = jobs_->WaitJob(&ctx, req, &job);
+  });
+  TestWorker worker(channel_);
+  ASSERT_NE(worker.Hello("w1", "q", 1), 0u);
+  auto m = worker.NextOf(CoordinatorMessage::kAssignment);
+  ASSERT_TRUE(m);
+  worker.Complete(id, m->assignment().fencing_token(), "done");
+  waiter.join();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED);
+}
+
+TEST_F(CoordinatorTest, WaitJobDeadlineExceeded) {
+  const uint64_t id = Submit("q", "x");
+  v1::WaitJobRequest req;
+  req.set_id(id);
+  v1::Job job;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+  grpc::Status s = jobs_->WaitJob(&ctx, req, &job);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(Get(id).state(), v1::JOB_STATE_QUEUED);  // Untouched.
+}
+
+TEST_F(CoordinatorTest, FailRetriesThenDeadLettersThenRedrives) {
+  TestWorker worker(channel_);
+  ASSERT_NE(worker.Hello("w1", "q", 1), 0u);
+  const uint64_t id = Submit("q", "boom", /*max_attempts=*/2);
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    auto m = worker.NextOf(CoordinatorMessage::kAssignment);
+    ASSERT_TRUE(m) << "attempt " << attempt;
+    EXPECT_EQ(m->assignment().attempt(), attempt);
+    worker.Fail(id, m->assignment().fencing_token(), "kaput " + std::to_string(attempt));
+    auto ack = worker.NextOf(CoordinatorMessage::kAck);
+    ASSERT_TRUE(ack && ack->ack().accepted());
+  }
+  ASSERT_TRUE(WaitFor([&] { return Get(id).state() == v1::JOB_STATE_DEAD; }));
+  v1::Job dead = Get(id);
+  EXPECT_EQ(dead.dead_reason(), v1::DEAD_REASON_ATTEMPTS_EXHAUSTED);
+  EXPECT_EQ(dead.error(), "kaput 2");
+  ASSERT_EQ(dead.history_size(), 2);
+
+  v1::ListDeadJobsRequest list_req;
+  list_req.set_queue("q");
+  v1::ListDeadJobsResponse list;
+  grpc::ClientContext list_ctx;
+  ASSERT_TRUE(admin_->ListDeadJobs(&list_ctx, list_req, &list).ok());
+  ASSERT_EQ(list.jobs_size(), 1);
+
+  v1::RedriveJobsRequest redrive;
+  redrive.set_queue("q");
+  v1::RedriveJobsResponse redriven;
+  grpc::ClientContext redrive_ctx;
+  ASSERT_TRUE(admin_->RedriveJobs(&redrive_ctx, redrive, &redriven).ok());
+  EXPECT_EQ(redriven.redriven(), 1);
+  auto m = worker.NextOf(CoordinatorMessage::kAssignment);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->assignment().attempt(), 1);
+  worker.Complete(id, m->assignment().fencing_token(), "ok");
+  ASSERT_TRUE(WaitFor([&] { return Get(id).state() == v1::JOB_STATE_SUCCEEDED; }));
+
+  // Redriving a job that is not dead says so.
+  v1::RedriveJobsRequest again;
+  again.set_queue("q");
+  again.add_job_ids(id);
+  grpc::ClientContext again_ctx;
+  EXPECT_EQ(admin_->RedriveJobs(&again_ctx, again, &redriven).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(CoordinatorTest, CancelOfRunningJobReachesWorker) {
+  TestWorker worker(channel_);
+  ASSERT_NE(worker.Hello("w1", "q", 1), 0u);
+  const uint64_t id = Submit("q", "x");
+  auto m = worker.NextOf(CoordinatorMessage::kAssignment);
+  ASSERT_TRUE(m);
+  v1::CancelJobRequest req;
+  req.set_id(id);
+  req.set_reason("changed my mind");
+  v1::Job job;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(jobs_->CancelJob(&ctx, req, &job).ok());
+  EXPECT_EQ(job.state(), v1::JOB_STATE_CANCELLED);
+  auto cancel = worker.NextOf(CoordinatorMessage::kCancel);
+  ASSERT_TRUE(cancel);
+  EXPECT_EQ(cancel->cancel().job_id(), id);
+  EXPECT_EQ(cancel->cancel().fencing_token(), m->assignment().fencing_token());
+  EXPECT_EQ(cancel->cancel().reason(), "changed my mind");
+  // Its late result is rejected, and the worker learns so.
+  worker.Complete(id, m->assignment().fencing_token(), "late");
+  auto ack = worker.NextOf(CoordinatorMessage::kAck);
+  ASSERT_TRUE(ack);
+  EXPECT_FALSE(ack->ack().accepted());
+  EXPECT_EQ(Get(id).state(), v1::JOB_STATE_CANCELLED);
+  // Cancelling again: already ended.
+  grpc::ClientContext again;
+  EXPECT_EQ(jobs_->CancelJob(&again, req, &job).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(CoordinatorTest, RunJobDeadlineCancelsTheJobOnItsWorker) {
+  TestWorker worker(channel_);
+  ASSERT_NE(worker.Hello("w1", "q", 1), 0u);
+  v1::RunJobRequest req;
+  req.mutable_job()->set_queue("q");
+  req.mutable_job()->set_type("slow");
+  v1::Job job;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
+  grpc::Status s = jobs_->RunJob(&ctx, req, &job);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  auto m = worker.NextOf(CoordinatorMessage::kAssignment);
+  ASSERT_TRUE(m);
+  EXPECT_TRUE(m->assignment().has_deadline_in());
+  EXPECT_LE(m->assignment().deadline_in().seconds(), 1);
+  auto cancel = worker.NextOf(CoordinatorMessage::kCancel);
+  ASSERT_TRUE(cancel);
+  const uint64_t id = m->assignment().job().id();
+  ASSERT_TRUE(WaitFor([&] { return Get(id).state() == v1::JOB_STATE_CANCELLED; }));
+}
+
+TEST_F(CoordinatorTest, RunJobCompletes) {
+  TestWorker worker(channel_);
+  ASSERT_NE(worker.Hello("w1", "q", 1), 0u);
+  std::thread run_worker([&] {
+    auto m = worker.NextOf(CoordinatorMessage::kAssignment);
+    if (m) worker.Complete(m->assignment().job().id(), m->assignment().fencing_token(), "r");
+  });
+  v1::RunJobRequest req;
+  req.mutable_job()->set_queue("q");
+  req.mutable_job()->set_type("t");
+  v1::Job job;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Status s = jobs_->RunJob(&ctx, req, &job);
+  run_worker.join();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(job.result(), "r");
+  EXPECT_TRUE(job.has_deadline());  // The call's deadline became the job's.
+}
+
+TEST_F(CoordinatorTest, DisconnectedWorkerLeasesGoToAnotherWorkerAtOnce) {
+  auto first = std::make_unique<TestWorker>(channel_);
+  ASSERT_NE(first->Hello("w1", "q", 1), 0u);
+  const uint64_t id = Submit("q", "x", /*max_attempts=*/5);
+  ASSERT_TRUE(first->NextOf(CoordinatorMessage::kAssignment));
+  TestWorker second(channel_);
+  ASSERT_NE(second.Hello("w2", "q", 1), 0u);
+  first->Abort();  // The connection drops; the lease (30s) has not expired.
+  auto m = second.NextOf(CoordinatorMessage::kAssignment, absl::Seconds(5));
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->assignment().job().id(), id);
+  EXPECT_EQ(m->assignment().attempt(), 2);  // The lost attempt counted.
+}
+
+TEST_F(CoordinatorTest, WorkerNeverHoldsMoreThanItsConcurrency) {
+  TestWorker worker(channel_);
+  ASSERT_NE(worker.Hello("w1", "q", 3), 0u);
+  for (int i = 0; i < 10; ++i) Submit("q", std::to_string(i));
+  std::vector<v1::Assignment> held;
+  while (auto m = worker.NextOf(CoordinatorMessage::kAssignment, absl::Milliseconds(500))) {
+    held.push_back(m->assignment());
+  }
+  EXPECT_EQ(held.size(), 3u);
+  // Completing one frees exactly one slot.
+  worker.Complete(held[0].job().id(), held[0].fencing_token(), "");
+  auto next = worker.NextOf(CoordinatorMessage::kAssignment);
+  ASSERT_TRUE(next);
+  EXPECT_FALSE(worker.NextOf(CoordinatorMessage::kAssignment, absl::Milliseconds(300)));
+}
+
+TEST_F(CoordinatorTest, ProtocolErrorsCloseOnlyTheOffendingStream) {
+  TestWorker good(channel_);
+  ASSERT_NE(good.Hello("good", "q", 1), 0u);
+  const uint64_t id = Submit("q", "x");
+  auto m = good.NextOf(CoordinatorMessage::kAssignment);
+  ASSERT_TRUE(m);
+
+  TestWorker early(channel_);  // Complete before Hello.
+  early.Complete(id, m->assignment().fencing_token(), "x");
+  auto s = early.WaitClosed();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+
+  TestWorker thief(channel_);  // Another worker's lease token.
+  ASSERT_NE(thief.Hello("thief", "other", 1), 0u);
+  thief.Complete(id, m->assignment().fencing_token(), "stolen");
+  s = thief.WaitClosed();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->error_code(), grpc::StatusCode::PERMISSION_DENIED);
+
+  TestWorker garbage(channel_);  // An empty message after Hello.
+  ASSERT_NE(garbage.Hello("garbage", "other", 1), 0u);
+  garbage.Send(v1::WorkerMessage());
+  s = garbage.WaitClosed();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // The good worker is undisturbed.
+  good.Complete(id, m->assignment().fencing_token(), "fine");
+  auto ack = good.NextOf(CoordinatorMessage::kAck);
+  ASSERT_TRUE(ack);
+  EXPECT_TRUE(ack->ack().accepted());
+  EXPECT_EQ(Get(id).result(), "fine");
+}
+
+TEST_F(CoordinatorTest, BadInputGetsClearStatus) {
+  v1::SubmitRequest req;
+  req.add_jobs()->set_queue("a b");
+  req.mutable_jobs(0)->set_type("t");
+  v1::SubmitResponse resp;
+  grpc::ClientContext ctx;
+  grpc::Status s = jobs_->Submit(&ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("jobs[0].queue"), std::string::npos) << s.error_message();
+
+  v1::GetJobRequest get;
+  get.set_id(424242);
+  v1::Job job;
+  grpc::ClientContext get_ctx;
+  EXPECT_EQ(jobs_->GetJob(&get_ctx, get, &job).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  v1::SubmitRequest big;
+  for (int i = 0; i < 101; ++i) {
+    big.add_jobs()->set_queue("q");
+    big.mutable_jobs(i)->set_type("t");
+  }
+  grpc::ClientContext big_ctx;
+  EXPECT_EQ(jobs_->Submit(&big_ctx, big, &resp).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+TEST_F(CoordinatorTest, HealthServes) {
+  auto health = grpc::CreateChannel("127.0.0.1:" + std::to_string(coordinator_->port()),
+                                    grpc::InsecureChannelCredentials());
+  grpc::Slice empty("");  // An empty HealthCheckRequest: the server as a whole.
+  grpc::ByteBuffer request_bytes(&empty, 1);
+  grpc::GenericStub stub(health);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  absl::Mutex mu;
+  bool done = false;
+  stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request_bytes,
+                 &response, [&](grpc::Status s) {
+                   absl::MutexLock lock(&mu);
+                   status = s;
+                   done = true;
+                 });
+  ASSERT_TRUE(WaitFor([&] {
+    absl::MutexLock lock(&mu);
+    return done;
+  }));
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  EXPECT_EQ(bytes, std::string("\x08\x01", 2));  // status: SERVING
+}
+
+TEST_F(CoordinatorTest, WatchJobStreamsStatesUntilTheEnd) {
+  const uint64_t id = Submit("q", "x");
+  v1::WatchJobRequest req;
+  req.set_id(id);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto reader = jobs_->WatchJob(&ctx, req);
+  v1::JobUpdate update;
+  ASSERT_TRUE(reader->Read(&update));
+  EXPECT_EQ(update.job().state(), v1::JOB_STATE_QUEUED);
+  TestWorker worker(channel_);
+  ASSERT_NE(worker.Hello("w1", "q", 1), 0u);
+  auto m = worker.NextOf(CoordinatorMessage::kAssignment);
+  ASSERT_TRUE(m);
+  worker.Complete(id, m->assignment().fencing_token(), "r");
+  std::vector<v1::JobState> states;
+  while (reader->Read(&update)) states.push_back(update.job().state());
+  EXPECT_TRUE(reader->Finish().ok());
+  ASSERT_FALSE(states.empty());
+  EXPECT_EQ(states.front(), v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(states.back(), v1::JOB_STATE_SUCCEEDED);
+}
+
+}  // namespace
+}  // namespace conveyor::testing

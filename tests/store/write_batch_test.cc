@@ -1,0 +1,72 @@
+#include "server/store/write_batch.h"
+
+#include "gtest/gtest.h"
+#include "tests/store/test_jobs.h"
+
+namespace conveyor {
+namespace {
+
+using testing::MakeNewJob;
+
+TEST(WriteBatchTest, KeepsOnlyTheLastUpdateOfAJob) {
+  WriteBatch batch;
+  Job job = MakeNewJob(1);
+  for (int i = 1; i <= 5; ++i) {
+    job.attempts = i;
+    batch.Update(static_cast<uint64_t>(i), job);
+  }
+  EXPECT_EQ(batch.changes(), 5u);
+  EXPECT_EQ(batch.last_seq(), 5u);
+  ASSERT_EQ(batch.jobs().size(), 1u);
+  EXPECT_EQ(batch.jobs().at(1).op, WriteBatch::Op::kUpdate);
+  EXPECT_EQ(batch.jobs().at(1).job.attempts, 5);
+  EXPECT_EQ(batch.max_job_id(), JobId{});  // No create here.
+}
+
+TEST(WriteBatchTest, CreateThenUpdateIsOneInsertOfTheLastVersion) {
+  WriteBatch batch;
+  Job job = MakeNewJob(4, "the payload");
+  batch.Create(1, job);
+  job.state = JobState::kRunning;
+  batch.Update(2, job);
+  ASSERT_EQ(batch.jobs().size(), 1u);
+  const WriteBatch::JobWrite& write = batch.jobs().at(4);
+  EXPECT_EQ(write.op, WriteBatch::Op::kInsert);
+  EXPECT_EQ(write.job.state, JobState::kRunning);
+  EXPECT_EQ(write.job.payload, "the payload");
+}
+
+TEST(WriteBatchTest, CreateThenDeleteCancelsOutButCountsTheId) {
+  WriteBatch batch;
+  batch.Create(1, MakeNewJob(7));
+  batch.Update(2, MakeNewJob(7));
+  batch.Delete(3, JobId{7});
+  EXPECT_TRUE(batch.jobs().empty());
+  EXPECT_EQ(batch.max_job_id(), JobId{7});
+  EXPECT_EQ(batch.changes(), 3u);
+  EXPECT_FALSE(batch.empty());
+}
+
+TEST(WriteBatchTest, UpdateThenDeleteIsADelete) {
+  WriteBatch batch;
+  batch.Update(1, MakeNewJob(2));
+  batch.Delete(2, JobId{2});
+  ASSERT_EQ(batch.jobs().size(), 1u);
+  EXPECT_EQ(batch.jobs().at(2).op, WriteBatch::Op::kDelete);
+}
+
+TEST(WriteBatchTest, QueueSettingsLastWins) {
+  WriteBatch batch;
+  QueueSettings a, b;
+  a.max_attempts = 1;
+  b.max_attempts = 2;
+  batch.SetQueueSettings(1, "q", a);
+  batch.SetQueueSettings(2, "q", b);
+  batch.SetQueueSettings(3, "r", a);
+  ASSERT_EQ(batch.queues().size(), 2u);
+  EXPECT_EQ(batch.queues().at("q").max_attempts, 2);
+  EXPECT_EQ(batch.queues().at("r").max_attempts, 1);
+}
+
+}  // namespace
+}  // namespace conveyor

@@ -1,0 +1,74 @@
+#ifndef CONVEYOR_TESTS_TESTING_PROCESS_HARNESS_H_
+#define CONVEYOR_TESTS_TESTING_PROCESS_HARNESS_H_
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace conveyor::testing {
+
+// A fresh temporary directory, removed (recursively) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A child process started from a binary, in its own process group. The
+// destructor kills it (SIGKILL) if it still runs. Not thread-safe.
+class ChildProcess {
+ public:
+  // Starts `binary` with `args` (argv[1..]); stdout and stderr go to
+  // `log_path` (appended) when it is not empty, else to the test's own.
+  static absl::StatusOr<std::unique_ptr<ChildProcess>> Start(
+      const std::string& binary, const std::vector<std::string>& args,
+      const std::string& log_path = "",
+      const std::vector<std::string>& extra_env = {});
+  ~ChildProcess();
+
+  pid_t pid() const { return pid_; }
+  // Sends `signal` to the child.
+  void Signal(int signal);
+  // Waits up to `timeout` for the child to exit; returns its wait status
+  // (as from waitpid), or DEADLINE_EXCEEDED.
+  absl::StatusOr<int> Wait(absl::Duration timeout);
+  // True while the child has not exited.
+  bool Running();
+
+ private:
+  explicit ChildProcess(pid_t pid) : pid_(pid) {}
+  pid_t pid_;
+  bool reaped_ = false;
+  int wait_status_ = 0;
+};
+
+// Reads a port number that a server wrote to `port_file` (waiting up to
+// `timeout` for the file to hold a complete line).
+absl::StatusOr<int> ReadPortFile(const std::string& port_file,
+                                 absl::Duration timeout = absl::Seconds(20));
+
+// A conveyord started on 127.0.0.1 with --port=0, its data under `data_dir`.
+// `binary` is the path of conveyord (tests get it from CMake as
+// CONVEYORD_PATH). `extra_args` are appended to its flags.
+struct Coordinator {
+  std::unique_ptr<ChildProcess> process;
+  int port = 0;
+  std::string address() const { return "127.0.0.1:" + std::to_string(port); }
+};
+absl::StatusOr<Coordinator> StartCoordinator(
+    const std::string& binary, const std::string& data_dir,
+    const std::vector<std::string>& extra_args = {});
+
+}  // namespace conveyor::testing
+
+#endif  // CONVEYOR_TESTS_TESTING_PROCESS_HARNESS_H_
