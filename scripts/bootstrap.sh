@@ -9,6 +9,8 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev
   python3-grpcio python3-grpc-tools
 )
+# tests/interop needs Node.js and npm; take Debian's unless some are present.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then PACKAGES+=(nodejs npm); fi
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

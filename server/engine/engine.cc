@@ -822,8 +822,8 @@ uint64_t Engine::Tick() {
                                    " within ",
                                    absl::FormatDuration(SettingsOf(job.queue).lease_duration));
       if (wit != workers_.end()) {
-        effects_.push_back([channel = wit->second.channel, id, token = lease.token, error] {
-          channel->Cancel(id, token, error);
+        effects_.push_back([channel = wit->second.channel, job_id = id, token = lease.token, error] {
+          channel->Cancel(job_id, token, error);
         });
         freed.insert(lease.worker);
       }

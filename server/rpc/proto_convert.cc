@@ -19,9 +19,12 @@ void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
   out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d)));
 }
 
-// Leaves `out` unset for the infinite sentinels.
-void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
+// Sets the field `mutable_field()` returns, leaving it unset (not even
+// created) for the infinite sentinels, which mean "none".
+template <typename MutableField>
+void SetTime(absl::Time t, MutableField mutable_field) {
   if (t == absl::InfinitePast() || t == absl::InfiniteFuture()) return;
+  google::protobuf::Timestamp* out = mutable_field();
   const timespec ts = absl::ToTimespec(t);
   out->set_seconds(ts.tv_sec);
   out->set_nanos(static_cast<int32_t>(ts.tv_nsec));
@@ -129,13 +132,13 @@ void ToProto(const Job& job, v1::Job* out) {
   out->set_max_attempts(job.max_attempts);
   ToProto(job.backoff, out->mutable_backoff());
   SetDuration(job.attempt_timeout, out->mutable_attempt_timeout());
-  SetTime(job.deadline, out->mutable_deadline());
+  SetTime(job.deadline, [&] { return out->mutable_deadline(); });
   out->set_state(static_cast<v1::JobState>(static_cast<int>(job.state)));
   out->set_attempts(job.attempts);
-  SetTime(job.created_at, out->mutable_created_at());
-  SetTime(job.run_at, out->mutable_run_at());
-  SetTime(job.finished_at, out->mutable_finished_at());
-  SetTime(job.expires_at, out->mutable_expires_at());
+  SetTime(job.created_at, [&] { return out->mutable_created_at(); });
+  SetTime(job.run_at, [&] { return out->mutable_run_at(); });
+  SetTime(job.finished_at, [&] { return out->mutable_finished_at(); });
+  SetTime(job.expires_at, [&] { return out->mutable_expires_at(); });
   out->set_result(job.result);
   out->set_error(job.error);
   out->set_dead_reason(static_cast<v1::DeadReason>(static_cast<int>(job.dead_reason)));
@@ -147,8 +150,8 @@ void ToProto(const Job& job, v1::Job* out) {
     p->set_number(a.number);
     p->set_worker_id(a.worker.value);
     p->set_worker_name(a.worker_name);
-    SetTime(a.started_at, p->mutable_started_at());
-    SetTime(a.ended_at, p->mutable_ended_at());
+    SetTime(a.started_at, [&] { return p->mutable_started_at(); });
+    SetTime(a.ended_at, [&] { return p->mutable_ended_at(); });
     p->set_outcome(ToProto(a.outcome));
     p->set_error(a.error);
   }
@@ -206,15 +209,15 @@ void ToProto(const WorkerStats& s, v1::WorkerInfo* out) {
   for (const auto& t : s.hello.types) out->add_types(t);
   out->set_concurrency(s.hello.concurrency);
   out->mutable_labels()->insert(s.hello.labels.begin(), s.hello.labels.end());
-  SetTime(s.connected_at, out->mutable_connected_at());
-  SetTime(s.last_heartbeat, out->mutable_last_heartbeat());
+  SetTime(s.connected_at, [&] { return out->mutable_connected_at(); });
+  SetTime(s.last_heartbeat, [&] { return out->mutable_last_heartbeat(); });
   out->set_draining(s.draining);
   for (const LeaseInfo& l : s.leases) {
     v1::Lease* p = out->add_leases();
     p->set_job_id(l.job.value);
     p->set_fencing_token(l.token.value);
     p->set_attempt(l.attempt);
-    SetTime(l.expires_at, p->mutable_expires_at());
+    SetTime(l.expires_at, [&] { return p->mutable_expires_at(); });
   }
 }
 
@@ -234,10 +237,10 @@ void ToProto(const Assignment& a, absl::Time now, v1::Assignment* out) {
   out->set_fencing_token(a.token.value);
   SetDuration(std::max(absl::ZeroDuration(), a.lease_expires_at - now),
               out->mutable_lease_duration());
-  SetTime(a.lease_expires_at, out->mutable_lease_expires_at());
+  SetTime(a.lease_expires_at, [&] { return out->mutable_lease_expires_at(); });
   if (a.deadline != absl::InfiniteFuture()) {
     SetDuration(std::max(absl::ZeroDuration(), a.deadline - now), out->mutable_deadline_in());
-    SetTime(a.deadline, out->mutable_deadline());
+    SetTime(a.deadline, [&] { return out->mutable_deadline(); });
   }
 }
 

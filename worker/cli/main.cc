@@ -1,0 +1,158 @@
+// conveyor-worker: a Conveyor worker process with built-in handlers (echo,
+// sleep, fail, fail-permanent, crash), or --exec to run a command per job.
+// Flags only and wiring here; the logic is in the conveyor_worker_sdk.
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
+#include "spdlog/spdlog.h"
+#include "worker/builtin_handlers.h"
+#include "worker/exec_handler.h"
+#include "worker/worker.h"
+
+namespace {
+
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> out;
+  for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    out.emplace_back(absl::StripAsciiWhitespace(part));
+  }
+  return out;
+}
+
+// Checks a CLI11 duration flag, e.g. "30s" or "1m30s".
+std::string ValidateDuration(const std::string& text) {
+  absl::Duration d;
+  if (!absl::ParseDuration(text, &d) || d < absl::ZeroDuration()) {
+    return "not a duration like 30s, 500ms or 1m";
+  }
+  return "";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"conveyor-worker: runs Conveyor jobs from a coordinator"};
+  std::string coordinator = "127.0.0.1:7070";
+  std::string queues = "default";
+  std::string types;
+  int concurrency = 4;
+  std::string drain_timeout = "30s";
+  std::string name;
+  std::vector<std::string> labels;
+  std::string exec;
+  app.add_option("--coordinator", coordinator, "conveyord address, host:port")
+      ->envname("CONVEYOR_COORDINATOR")
+      ->capture_default_str();
+  app.add_option("--queues", queues, "comma-separated queues to take jobs from")
+      ->envname("CONVEYOR_QUEUES")
+      ->capture_default_str();
+  app.add_option("--types", types,
+                 "comma-separated job types to take (default: the built-in ones; every type "
+                 "with --exec)")
+      ->envname("CONVEYOR_TYPES");
+  app.add_option("--concurrency", concurrency, "jobs run at once")
+      ->envname("CONVEYOR_CONCURRENCY")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  app.add_option("--drain-timeout", drain_timeout,
+                 "on SIGTERM/SIGINT, how long running jobs may finish before they are cancelled")
+      ->envname("CONVEYOR_DRAIN_TIMEOUT")
+      ->check(ValidateDuration)
+      ->capture_default_str();
+  app.add_option("--name", name, "worker name (default: hostname-pid)")->envname("CONVEYOR_NAME");
+  app.add_option("--label", labels, "k=v label, repeatable (env: comma-separated)")
+      ->envname("CONVEYOR_LABELS")
+      ->delimiter(',');
+  app.add_option("--exec", exec,
+                 "run every job as /bin/sh -c CMD: payload on stdin, stdout is the result; exit "
+                 "0 ok, 75 retryable, else permanent")
+      ->envname("CONVEYOR_EXEC");
+  CLI11_PARSE(app, argc, argv);
+
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%f%z level=%l %v");
+
+  conveyor::WorkerOptions options;
+  options.coordinator = coordinator;
+  options.queues = SplitList(queues);
+  options.types = SplitList(types);
+  options.concurrency = concurrency;
+  absl::ParseDuration(drain_timeout, &options.drain_timeout);
+  options.name = name;
+  for (const auto& label : labels) {
+    std::vector<std::string> kv = absl::StrSplit(label, absl::MaxSplits('=', 1));
+    if (kv.size() != 2 || kv[0].empty()) {
+      std::fprintf(stderr, "--label %s: want key=value\n", label.c_str());
+      return 2;
+    }
+    options.labels[kv[0]] = kv[1];
+  }
+
+  // SIGTERM/SIGINT go to one signal thread (blocked everywhere else, so
+  // every thread started below inherits the mask); SIGUSR1 ends that thread.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto worker = conveyor::Worker::Create(options);
+  if (!worker.ok()) {
+    std::fprintf(stderr, "conveyor-worker: %s\n", worker.status().ToString().c_str());
+    return 2;
+  }
+  absl::Status registered = exec.empty()
+                                ? conveyor::RegisterBuiltinHandlers(**worker)
+                                : (*worker)->SetDefaultHandler(conveyor::MakeExecHandler({exec}));
+  if (!registered.ok()) {
+    std::fprintf(stderr, "conveyor-worker: %s\n", registered.ToString().c_str());
+    return 2;
+  }
+
+  conveyor::Worker* w = worker->get();
+  std::thread signal_thread([w, &signals] {
+    int received = 0;
+    while (true) {
+      int sig = 0;
+      if (sigwait(&signals, &sig) != 0 || sig == SIGUSR1) return;
+      if (++received == 1) {
+        spdlog::info("event=signal signal={} action=drain", strsignal(sig));
+        w->Drain();
+      } else {
+        spdlog::warn("event=signal signal={} action=exit_now", strsignal(sig));
+        spdlog::shutdown();
+        _exit(1);
+      }
+    }
+  });
+
+  absl::Status status = (*worker)->Run();
+  pthread_kill(signal_thread.native_handle(), SIGUSR1);
+  signal_thread.join();
+  if (!status.ok()) {
+    spdlog::error("event=exit status=\"{}\"", status.ToString());
+    spdlog::shutdown();
+    return 1;
+  }
+  if ((*worker)->running() > 0) {
+    // Handlers that ignored cancellation: don't wait for them any longer.
+    spdlog::warn("event=exit handlers_abandoned={}", (*worker)->running());
+    spdlog::shutdown();
+    _exit(0);
+  }
+  worker->reset();
+  spdlog::shutdown();
+  return 0;
+}
