@@ -6,7 +6,7 @@ PACKAGES=(
   cmake ninja-build g++ pkg-config ccache
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev libgtest-dev libgmock-dev libsqlite3-dev
-  libcli11-dev nlohmann-json3-dev
+  libcli11-dev nlohmann-json3-dev prometheus-cpp-dev libcpp-httplib-dev
   python3-grpcio python3-grpc-tools
 )
 # tests/interop needs Node.js and npm; take Debian's unless some are present.

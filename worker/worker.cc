@@ -489,7 +489,7 @@ void Worker::RunJob(AttemptKey key) {
     it->second.started = true;
     context = it->second.context;
   }
-  spdlog::info("event=job_start job_id={} type={} attempt={}", key.first, context->type(),
+  spdlog::debug("event=job_start job_id={} type={} attempt={}", key.first, context->type(),
                context->attempt());
   const absl::Time start = absl::Now();
   absl::StatusOr<std::string> result;
@@ -509,10 +509,10 @@ void Worker::RunJob(AttemptKey key) {
   }
   const absl::Duration took = absl::Now() - start;
   if (result.ok()) {
-    spdlog::info("event=job_done job_id={} took={} result_bytes={}", key.first, Fmt(took),
+    spdlog::debug("event=job_done job_id={} took={} result_bytes={}", key.first, Fmt(took),
                  result->size());
   } else {
-    spdlog::info("event=job_failed job_id={} took={} permanent={} error={}", key.first, Fmt(took),
+    spdlog::debug("event=job_failed job_id={} took={} permanent={} error={}", key.first, Fmt(took),
                  IsPermanent(result.status()), Quote(result.status().message()));
   }
   FinishJob(key, result);

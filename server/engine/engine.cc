@@ -156,6 +156,14 @@ void Engine::EndLease(Job& job, AttemptOutcome outcome, const std::string& error
     a.ended_at = now;
     a.outcome = outcome;
     a.error = error;
+    QueueCounters& counters = QueueFor(job.queue).counters;
+    if (outcome == AttemptOutcome::kSucceeded || outcome == AttemptOutcome::kFailed) {
+      counters.run_time.Observe(now - a.started_at);
+    }
+    if (outcome == AttemptOutcome::kFailed || outcome == AttemptOutcome::kTimedOut ||
+        outcome == AttemptOutcome::kLeaseLost) {
+      ++counters.failed_attempts;
+    }
   }
 }
 
@@ -179,6 +187,10 @@ void Engine::RetryOrBury(Job& job, bool permanent, DeadReason reason_if_exhauste
 
 void Engine::Finish(Job& job, JobState terminal, absl::Time now) {
   SetState(job, terminal);
+  QueueCounters& counters = QueueFor(job.queue).counters;
+  if (terminal == JobState::kSucceeded) ++counters.succeeded;
+  if (terminal == JobState::kDead) ++counters.dead;
+  if (terminal == JobState::kCancelled) ++counters.cancelled;
   if (job.deadline != absl::InfiniteFuture()) deadlines_.Remove(job.deadline, job.id);
   job.finished_at = now;
   job.expires_at = now + SettingsOf(job.queue).retention;
@@ -367,6 +379,7 @@ absl::StatusOr<Mutation<std::vector<SubmitResult>>> Engine::Submit(std::vector<J
       // Counted as QUEUED first; MakeReady/Schedule move the count.
       ++qs.counts[static_cast<int>(JobState::kQueued)];
       job.state = JobState::kQueued;
+      ++qs.counters.submitted;
       Job& stored = jobs_.emplace(job.id, std::move(job)).first->second;
       if (stored.run_at > now) {
         SetState(stored, JobState::kScheduled);
@@ -706,6 +719,8 @@ bool Engine::TryAssign(WorkerId worker, WorkerState& ws, QueueState& qs, absl::T
   if (!key) return false;
   Job& job = jobs_.at(key->id);
   if (qs.settings.rate_limit > 0) qs.rate.Take();
+  ++qs.counters.dispatched;
+  if (now > job.run_at) qs.counters.queue_wait.Observe(now - job.run_at);
   SetState(job, JobState::kRunning);
   ++job.attempts;
   job.last_token = FencingToken{job.last_token.value + 1};
@@ -827,6 +842,7 @@ uint64_t Engine::Tick() {
         });
         freed.insert(lease.worker);
       }
+      ++QueueFor(job.queue).counters.leases_expired;
       EndLease(job, timed_out ? AttemptOutcome::kTimedOut : AttemptOutcome::kLeaseLost, error,
                now);
       job.error = error;
@@ -870,6 +886,13 @@ QueueStats Engine::StatsOf(const std::string& name, const QueueState& qs, absl::
   s.cancelled = qs.count(JobState::kCancelled);
   const absl::Time oldest = qs.ready.OldestReadyAt();
   if (oldest < now) s.oldest_queued_age = now - oldest;
+  s.counters = qs.counters;
+  s.subscribers = static_cast<int32_t>(qs.subscribers);
+  for (const auto& [id, ws] : workers_) {
+    if (std::binary_search(ws.hello.queues.begin(), ws.hello.queues.end(), name)) {
+      s.worker_slots += ws.hello.concurrency;
+    }
+  }
   return s;
 }
 
@@ -1091,6 +1114,11 @@ void Engine::BeginDrain(absl::Duration grace) {
     }
   }
   RunEffects();
+}
+
+bool Engine::draining() const {
+  absl::MutexLock lock(&mu_);
+  return draining_;
 }
 
 size_t Engine::RunningCount() const {

@@ -76,6 +76,9 @@ struct QueueStats {
   QueueSettings settings;
   int64_t scheduled = 0, queued = 0, running = 0, succeeded = 0, dead = 0, cancelled = 0;
   absl::Duration oldest_queued_age = absl::ZeroDuration();
+  QueueCounters counters;
+  int32_t subscribers = 0;  // Connected workers taking from this queue.
+  int64_t worker_slots = 0;  // Their summed concurrency.
 };
 
 struct LeaseInfo {
@@ -234,6 +237,8 @@ class Engine {
   void BeginDrain(absl::Duration grace) ABSL_LOCKS_EXCLUDED(mu_);
   // Leases currently held by all workers.
   size_t RunningCount() const ABSL_LOCKS_EXCLUDED(mu_);
+  // True after BeginDrain.
+  bool draining() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct Lease {

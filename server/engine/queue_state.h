@@ -7,6 +7,7 @@
 
 #include "absl/container/btree_set.h"
 #include "absl/time/time.h"
+#include "server/engine/histogram.h"
 #include "server/engine/ids.h"
 #include "server/engine/job.h"
 #include "server/engine/queue_settings.h"
@@ -30,6 +31,20 @@ class RateLimiter {
   absl::Time refilled_at_ = absl::InfinitePast();
 };
 
+// Cumulative counts of what happened in one queue since the coordinator
+// started, for metrics.
+struct QueueCounters {
+  int64_t submitted = 0;
+  int64_t dispatched = 0;
+  int64_t succeeded = 0;
+  int64_t failed_attempts = 0;  // Failed, timed out or lost attempts.
+  int64_t dead = 0;
+  int64_t cancelled = 0;
+  int64_t leases_expired = 0;
+  Histogram queue_wait;  // From ready (QUEUED) to leased.
+  Histogram run_time;    // Of attempts that ended with a result or failure.
+};
+
 // Everything the engine keeps per queue. Not thread-safe: Engine owns it.
 struct QueueState {
   QueueSettings settings;
@@ -42,6 +57,7 @@ struct QueueState {
   RateLimiter rate;
   // Jobs of this queue by state (indexed by JobState's value).
   std::array<int64_t, 7> counts{};
+  QueueCounters counters;
 
   int64_t count(JobState s) const { return counts[static_cast<int>(s)]; }
   int64_t unended() const {

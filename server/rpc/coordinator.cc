@@ -15,6 +15,9 @@
 #include "absl/time/clock.h"
 #include "server/engine/clock.h"
 #include "server/engine/ticker.h"
+#include "server/metrics/engine_collector.h"
+#include "server/metrics/ops_server.h"
+#include "server/metrics/summary_logger.h"
 #include "server/rpc/admin_service.h"
 #include "server/rpc/job_service.h"
 #include "server/rpc/worker_service.h"
@@ -34,6 +37,9 @@ struct Coordinator::Parts {
   std::unique_ptr<WorkerService> worker_service;
   std::unique_ptr<AdminService> admin_service;
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<metrics::EngineCollector> collector;
+  std::unique_ptr<metrics::OpsServer> ops;
+  std::unique_ptr<metrics::SummaryLogger> summary;
   int port = 0;
   bool shut_down = false;
 };
@@ -91,6 +97,30 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(CoordinatorOptio
         absl::StrCat("cannot listen on ", options.listen, " (in use, or not a host:port?)"));
   }
   parts->server->GetHealthCheckService()->SetServingStatus(true);
+  if (!options.metrics_listen.empty()) {
+    parts->collector = std::make_unique<metrics::EngineCollector>(
+        parts->engine.get(), parts->store.get(), &parts->clock);
+    Engine* engine = parts->engine.get();
+    Store* store = parts->store.get();
+    auto ops = metrics::OpsServer::Start(options.metrics_listen, {parts->collector.get()},
+                                         [engine, store]() -> absl::Status {
+                                           if (engine->draining()) {
+                                             return absl::UnavailableError("draining");
+                                           }
+                                           absl::Status s = store->stats().error;
+                                           if (!s.ok()) {
+                                             return absl::UnavailableError(absl::StrCat(
+                                                 "store failed: ", s.message()));
+                                           }
+                                           return absl::OkStatus();
+                                         });
+    if (!ops.ok()) return ops.status();
+    parts->ops = *std::move(ops);
+  }
+  if (options.summary_interval > absl::ZeroDuration()) {
+    parts->summary = std::make_unique<metrics::SummaryLogger>(parts->engine.get(),
+                                                              options.summary_interval);
+  }
   return std::unique_ptr<Coordinator>(new Coordinator(std::move(parts)));
 }
 
@@ -99,6 +129,8 @@ Coordinator::Coordinator(std::unique_ptr<Parts> parts) : parts_(std::move(parts)
 Coordinator::~Coordinator() { Shutdown(absl::ZeroDuration()); }
 
 int Coordinator::port() const { return parts_->port; }
+
+int Coordinator::metrics_port() const { return parts_->ops ? parts_->ops->port() : 0; }
 
 void Coordinator::Shutdown(absl::Duration grace) {
   if (parts_->shut_down) return;
@@ -115,6 +147,7 @@ void Coordinator::Shutdown(absl::Duration grace) {
   // Give results that just arrived a moment to be acknowledged, then stop.
   parts_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
   parts_->ticker.reset();
+  parts_->summary.reset();
   absl::Status flushed = parts_->store->Flush();
   if (!flushed.ok()) spdlog::error("store flush failed: {}", flushed.ToString());
   parts_->store->Close();

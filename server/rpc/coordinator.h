@@ -19,6 +19,12 @@ struct CoordinatorOptions {
   bool memory_store = false;
   // Make every group commit durable against power loss, not just crashes.
   bool fsync = false;
+  // host:port of the HTTP port for /metrics, /healthz and /readyz; empty:
+  // none.
+  std::string metrics_listen;
+  // How often a summary line (counts per interval) is logged at info; zero:
+  // never.
+  absl::Duration summary_interval = absl::ZeroDuration();
   EngineOptions engine;
 };
 
@@ -31,8 +37,9 @@ class Coordinator {
   static absl::StatusOr<std::unique_ptr<Coordinator>> Start(CoordinatorOptions options);
   ~Coordinator();
 
-  // The port actually bound.
+  // The ports actually bound (metrics_port: 0 without metrics_listen).
   int port() const;
+  int metrics_port() const;
   // Drains: health goes NOT_SERVING, submits and new workers get
   // UNAVAILABLE, workers are told to drain; waits up to `grace` for running
   // jobs to report, then stops the server and flushes the store.

@@ -4,6 +4,8 @@
 #include <deque>
 #include <memory>
 
+#include <spdlog/spdlog.h>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -227,6 +229,8 @@ grpc::ServerUnaryReactor* JobService::Submit(grpc::CallbackServerContext* contex
   auto submitted = engine_->Submit(std::move(specs));
   if (!submitted.ok()) return FinishNow(context, submitted.status());
   for (const SubmitResult& r : submitted->value) {
+    SPDLOG_DEBUG("job submitted id={} duplicate={} peer={}", r.id.value, r.duplicate,
+                 context->peer());
     v1::SubmitResult* out = response->add_results();
     out->set_id(r.id.value);
     out->set_duplicate(r.duplicate);

@@ -41,6 +41,9 @@ WorkerSession* WorkerSession::Start(std::shared_ptr<WorkerSession> session) {
 // --- WorkerChannel ---
 
 void WorkerSession::Assign(const Assignment& assignment) {
+  SPDLOG_DEBUG("job assigned id={} queue={} type={} attempt={} token={} peer={}",
+               assignment.job.id.value, assignment.job.queue, assignment.job.type,
+               assignment.attempt, assignment.token.value, peer_);
   v1::CoordinatorMessage m;
   ToProto(assignment, clock_->Now(), m.mutable_assignment());
   Send(std::move(m));
@@ -202,6 +205,8 @@ absl::Status WorkerSession::HandleHello(const v1::Hello& hello) {
 absl::Status WorkerSession::Answer(uint64_t job_id, uint64_t token,
                                    const absl::StatusOr<Mutation<Job>>& outcome) {
   if (outcome.ok()) {
+    SPDLOG_DEBUG("job reported id={} token={} state={} attempts={}", job_id, token,
+                 JobStateName(outcome->value.state), outcome->value.attempts);
     store_->WhenDurable(outcome->seq, [self = shared_from_this(), job_id, token](absl::Status s) {
       self->Send(MakeAck(job_id, token, s.ok(), s.ok() ? "" : StoreFailed(s).ToString()));
     });
@@ -209,6 +214,8 @@ absl::Status WorkerSession::Answer(uint64_t job_id, uint64_t token,
   }
   const absl::Status& s = outcome.status();
   if (absl::IsAborted(s) || absl::IsNotFound(s)) {
+    SPDLOG_DEBUG("job report rejected id={} token={} reason=\"{}\"", job_id, token,
+                 std::string(s.message()));
     Send(MakeAck(job_id, token, false, std::string(s.message())));
     return absl::OkStatus();
   }

@@ -84,6 +84,15 @@ void MemoryStore::WhenDurable(uint64_t seq, std::function<void(absl::Status)> do
   done(std::move(status));
 }
 
+StoreStats MemoryStore::stats() const {
+  absl::MutexLock lock(&mu_);
+  StoreStats out;
+  out.commits = recorded_seq_;
+  out.changes = recorded_seq_;
+  out.error = error_;
+  return out;
+}
+
 absl::Status MemoryStore::Flush() {
   absl::MutexLock lock(&mu_);
   return error_;

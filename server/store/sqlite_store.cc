@@ -1,5 +1,7 @@
 #include "server/store/sqlite_store.h"
 
+#include "absl/time/clock.h"
+
 #include <pthread.h>
 
 #include <utility>
@@ -120,9 +122,11 @@ void SqliteStore::Close() {
   db_.reset();
 }
 
-SqliteStoreStats SqliteStore::stats() const {
+StoreStats SqliteStore::stats() const {
   absl::MutexLock lock(&mu_);
-  return stats_;
+  StoreStats out = stats_;
+  out.error = error_;
+  return out;
 }
 
 void SqliteStore::WriterLoop() {
@@ -145,10 +149,12 @@ void SqliteStore::WriterLoop() {
     // A batch after a failed one must not be written: the file would then
     // hold changes whose predecessors are lost.
     absl::Status status;
+    const absl::Time commit_start = absl::Now();
     if (!broken) {
       absl::MutexLock db_lock(&db_mu_);
       status = db_->Write(batch);
     }
+    const absl::Duration commit_time = absl::Now() - commit_start;
 
     std::vector<Callback> ready;
     {
@@ -160,6 +166,7 @@ void SqliteStore::WriterLoop() {
         durable_seq_ = batch.last_seq();
         ++stats_.commits;
         stats_.changes += batch.changes();
+        stats_.commit_latency.Observe(commit_time);
         ready = TakeWaiters(waiters_, durable_seq_);
       } else {
         error_ = status;

@@ -30,11 +30,6 @@ struct SqliteStoreOptions {
   size_t max_batch = 10000;
 };
 
-struct SqliteStoreStats {
-  uint64_t commits = 0;  // Transactions committed.
-  uint64_t changes = 0;  // Observer calls made durable by them.
-};
-
 // A Store in one SQLite file (WAL mode), for one coordinator: the file stays
 // locked while the store is open. Observer calls append to a pending batch;
 // one writer thread ("conveyor-store") commits whole batches, each in one
@@ -78,7 +73,7 @@ class SqliteStore final : public Store {
   // Idempotent.
   void Close() override ABSL_LOCKS_EXCLUDED(mu_, db_mu_, close_mu_);
 
-  SqliteStoreStats stats() const ABSL_LOCKS_EXCLUDED(mu_);
+  StoreStats stats() const override ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   SqliteStore(std::unique_ptr<SqliteDatabase> db, SqliteStoreOptions options);
@@ -102,7 +97,7 @@ class SqliteStore final : public Store {
   absl::Status error_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;  // Close() called: drop new changes.
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;   // Writer done: nothing becomes durable.
-  SqliteStoreStats stats_ ABSL_GUARDED_BY(mu_);
+  StoreStats stats_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex close_mu_;  // Serializes Close() calls.
   std::thread writer_ ABSL_GUARDED_BY(close_mu_);

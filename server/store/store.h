@@ -8,9 +8,18 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "server/engine/engine.h"
+#include "server/engine/histogram.h"
 #include "server/engine/job_observer.h"
 
 namespace conveyor {
+
+// What a store has done since it opened, for metrics.
+struct StoreStats {
+  uint64_t commits = 0;       // Transactions (group commits).
+  uint64_t changes = 0;       // Observer calls they made durable.
+  Histogram commit_latency;   // Time of each commit.
+  absl::Status error;         // Why the store is broken; OK while healthy.
+};
 
 // Where the engine's state survives a restart. The engine reports each
 // change through the JobObserver calls (in memory, under the engine's lock);
@@ -38,6 +47,8 @@ class Store : public JobObserver {
   // Blocks until every change observed so far is durable. Returns the
   // writer's error, if any.
   virtual absl::Status Flush() = 0;
+
+  virtual StoreStats stats() const = 0;
 
   // Flushes and stops the writer thread. Later observer calls are dropped
   // and later WhenDurable callbacks get FAILED_PRECONDITION.

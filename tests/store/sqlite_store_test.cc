@@ -93,7 +93,7 @@ TEST(SqliteStoreTest, ConcurrentCreatorsShareTransactions) {
   EXPECT_EQ(acked.load(), kJobs);
   EXPECT_EQ(failed.load(), 0);
 
-  SqliteStoreStats stats = store->stats();
+  StoreStats stats = store->stats();
   std::cout << "group commit: " << kJobs << " jobs in " << stats.commits << " commits\n";
   ::testing::Test::RecordProperty("commits", static_cast<int>(stats.commits));
   EXPECT_EQ(stats.changes, uint64_t{kJobs});

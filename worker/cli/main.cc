@@ -78,7 +78,13 @@ int main(int argc, char** argv) {
                  "run every job as /bin/sh -c CMD: payload on stdin, stdout is the result; exit "
                  "0 ok, 75 retryable, else permanent")
       ->envname("CONVEYOR_EXEC");
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug (one line per job), info, warn, error")
+      ->envname("CONVEYOR_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::from_str(log_level));
 
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%f%z level=%l %v");
 

@@ -1,0 +1,500 @@
+#include "bench/scenarios.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "bench/histogram.h"
+#include "bench/load.h"
+#include "bench/process.h"
+#include "worker/worker.h"
+
+namespace conveyor::bench {
+namespace {
+
+#define BENCH_RETURN_IF_ERROR(expr)          \
+  do {                                       \
+    absl::Status _status = (expr);           \
+    if (!_status.ok()) return _status;       \
+  } while (false)
+
+// One stub per connection, for spreading load.
+struct Stubs {
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  std::vector<std::unique_ptr<v1::JobService::Stub>> owned;
+  std::vector<v1::JobService::Stub*> stubs;
+  Stubs(const std::string& address, int count) {
+    for (int i = 0; i < std::max(1, count); ++i) {
+      channels.push_back(MakeChannel(address));
+      owned.push_back(v1::JobService::NewStub(channels.back()));
+      stubs.push_back(owned.back().get());
+    }
+  }
+};
+
+double Millis(int64_t nanos) { return nanos / 1e6; }
+
+// Adds a verification's figures; a loss fails the run.
+void ReportVerification(Report& report, const std::string& scenario, const std::string& phase,
+                        const Verification& v) {
+  report.Add(scenario, phase + " jobs succeeded", v.succeeded, "jobs");
+  report.Add(scenario, phase + " duplicates (attempts>1)", v.duplicates, "jobs",
+             Target::AtMost(0));
+  report.Add(scenario, phase + " lost", v.lost, "jobs", Target::AtMost(0));
+  if (v.lost > 0) {
+    report.Fail(absl::StrCat(scenario, " ", phase, ": ", v.lost, " of ", v.expected,
+                             " jobs did not succeed"));
+  }
+}
+
+// CPU seconds used so far by the coordinator, the worker processes and this
+// process (the load generator, and in-process workers).
+struct CpuSample {
+  double coordinator = 0, workers = 0, bench = 0;
+};
+CpuSample SampleCpu(const Coordinator& coordinator, const WorkerFleet* fleet) {
+  CpuSample s;
+  if (coordinator.pid() != 0) s.coordinator = ReadCpuSeconds(coordinator.pid()).value_or(0);
+  if (fleet != nullptr) {
+    for (pid_t pid : fleet->pids()) s.workers += ReadCpuSeconds(pid).value_or(0);
+  }
+  s.bench = ReadCpuSeconds(0).value_or(0);
+  return s;
+}
+
+// Submits `count` jobs in batches while workers run, and waits until they
+// all ended. Returns (submit outcome, time of the last completion seen).
+struct EndToEnd {
+  SubmitOutcome submit;
+  absl::Time start;
+  absl::Time end;
+  CpuSample cpu;  // used during the run
+  double rate() const { return submit.ids.size() / absl::ToDoubleSeconds(end - start); }
+};
+absl::StatusOr<EndToEnd> RunEndToEnd(const BenchConfig& config, Coordinator& coordinator,
+                                     Stubs& stubs, int64_t count,
+                                     const WorkerFleet* fleet = nullptr) {
+  auto before = GetQueue(coordinator.admin(), config.queue);
+  if (!before.ok()) return before.status();
+  const CpuSample cpu_before = SampleCpu(coordinator, fleet);
+  const v1::JobSpec spec = MakeSpec(config.queue, config.payload_bytes);
+  EndToEnd out;
+  absl::StatusOr<SubmitOutcome> submitted = absl::UnknownError("not run");
+  out.start = absl::Now();
+  std::thread producer([&] {
+    submitted = SubmitJobs(stubs.stubs, spec, count, config.batch, config.batch_inflight);
+  });
+  auto ended = WaitForEnded(coordinator.admin(), config.queue, Terminal(*before), count);
+  producer.join();
+  if (!submitted.ok()) return submitted.status();
+  if (!ended.ok()) return ended.status();
+  out.submit = *std::move(submitted);
+  out.end = *ended;
+  const CpuSample cpu_after = SampleCpu(coordinator, fleet);
+  out.cpu = {cpu_after.coordinator - cpu_before.coordinator,
+             cpu_after.workers - cpu_before.workers, cpu_after.bench - cpu_before.bench};
+  return out;
+}
+
+}  // namespace
+
+// --- throughput --------------------------------------------------------------
+
+absl::Status RunThroughput(const BenchConfig& config, Report& report) {
+  const std::string name = config.cluster.fsync ? "throughput --fsync" : "throughput";
+  auto coordinator = Coordinator::Start(config.cluster, "throughput");
+  if (!coordinator.ok()) return coordinator.status();
+  Coordinator& c = **coordinator;
+  Stubs stubs(c.address(), config.channels);
+  WorkerFleet fleet(config.cluster, &c);
+  const int64_t n = config.jobs;
+  const v1::JobSpec spec = MakeSpec(config.queue, config.payload_bytes);
+
+  // End to end: workers connected, then N jobs submitted and run.
+  BENCH_RETURN_IF_ERROR(fleet.Start(config.workers, config.concurrency, config.queue));
+  auto e2e = RunEndToEnd(config, c, stubs, n, &fleet);
+  if (!e2e.ok()) return e2e.status();
+  report.Add(name, absl::StrCat("end-to-end (K=", config.workers, " C=", config.concurrency,
+                                " N=", n, ")"),
+             e2e->rate(), "jobs/s",
+             Target::AtLeast(config.cluster.fsync ? 20'000 : 50'000));
+  report.Add(name, "  submit rate while workers run", e2e->submit.rate(), "jobs/s");
+  const double wall = absl::ToDoubleSeconds(e2e->end - e2e->start);
+  report.Add(name, "  CPU: coordinator, per job", e2e->cpu.coordinator / n * 1e6, "us");
+  report.Add(name, "  CPU: K workers, per job", e2e->cpu.workers / n * 1e6, "us");
+  report.Add(name, "  CPU: load generator, per job", e2e->cpu.bench / n * 1e6, "us");
+  report.Add(name, "  CPU: all three / wall time", (e2e->cpu.coordinator + e2e->cpu.workers +
+                                                     e2e->cpu.bench) / wall, "cores");
+  auto verified = VerifyJobs(c.jobs(), config.queue, e2e->submit.ids);
+  if (!verified.ok()) return verified.status();
+  ReportVerification(report, name, "end-to-end", *verified);
+  fleet.Stop();
+
+  // Submit only (no workers): batched, then one job per call.
+  auto batched = SubmitJobs(stubs.stubs, spec, n, config.batch, config.batch_inflight);
+  if (!batched.ok()) return batched.status();
+  report.Add(name, absl::StrCat("submit-only, batches of ", config.batch, " x",
+                                config.batch_inflight, " in flight"),
+             batched->rate(), "jobs/s", Target::AtLeast(150'000));
+  auto single = SubmitJobs(stubs.stubs, spec, n, 1, config.callers);
+  if (!single.ok()) return single.status();
+  report.Add(name, absl::StrCat("submit-only, 1 job/call, ", config.callers, " callers"),
+             single->rate(), "jobs/s", Target::AtLeast(15'000));
+
+  // Drain only: the 2N queued jobs, from the moment K workers are spawned.
+  auto before = GetQueue(c.admin(), config.queue);
+  if (!before.ok()) return before.status();
+  const int64_t queued = static_cast<int64_t>(batched->ids.size() + single->ids.size());
+  const absl::Time start = absl::Now();
+  BENCH_RETURN_IF_ERROR(fleet.Start(config.workers, config.concurrency, config.queue));
+  auto ended = WaitForEnded(c.admin(), config.queue, Terminal(*before), queued);
+  if (!ended.ok()) return ended.status();
+  report.Add(name, absl::StrCat("drain-only (", queued, " queued, from worker spawn)"),
+             queued / absl::ToDoubleSeconds(*ended - start), "jobs/s");
+  std::vector<uint64_t> ids = batched->ids;
+  ids.insert(ids.end(), single->ids.begin(), single->ids.end());
+  std::sort(ids.begin(), ids.end());
+  verified = VerifyJobs(c.jobs(), config.queue, ids);
+  if (!verified.ok()) return verified.status();
+  ReportVerification(report, name, "drain-only", *verified);
+  fleet.Stop();
+  c.Stop();
+  return absl::OkStatus();
+}
+
+// --- latency -----------------------------------------------------------------
+
+namespace {
+
+struct LatencyState {
+  absl::Mutex mu;
+  int64_t outstanding ABSL_GUARDED_BY(mu) = 0;
+  LogHistogram to_start ABSL_GUARDED_BY(mu);
+  LogHistogram to_done ABSL_GUARDED_BY(mu);
+  LogHistogram to_ack ABSL_GUARDED_BY(mu);
+  std::vector<uint64_t> ids ABSL_GUARDED_BY(mu);
+  int64_t errors ABSL_GUARDED_BY(mu) = 0;
+  std::string first_error ABSL_GUARDED_BY(mu);
+};
+
+// One job's Submit, then its WaitJob.
+struct LatencyCall {
+  LatencyState* state;
+  v1::JobService::Stub* stub;
+  bool record;
+  absl::Time sent;
+  grpc::ClientContext submit_context;
+  v1::SubmitResponse submit_response;
+  grpc::ClientContext wait_context;
+  v1::WaitJobRequest wait_request;
+  v1::Job job;
+
+  void Fail(const grpc::Status& status) {
+    absl::MutexLock lock(&state->mu);
+    if (state->errors++ == 0) state->first_error = status.error_message();
+    --state->outstanding;
+  }
+  void OnSubmitted(const grpc::Status& status) {
+    const absl::Time acked = absl::Now();
+    if (!status.ok() || submit_response.results_size() != 1) {
+      Fail(status);
+      delete this;
+      return;
+    }
+    if (record) {
+      absl::MutexLock lock(&state->mu);
+      state->to_ack.Record(absl::ToInt64Nanoseconds(acked - sent));
+    }
+    wait_request.set_id(submit_response.results(0).id());
+    wait_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(120)));
+    stub->async()->WaitJob(&wait_context, &wait_request, &job,
+                           [this](grpc::Status s) { OnEnded(s); });
+  }
+  void OnEnded(const grpc::Status& status) {
+    const absl::Time seen = absl::Now();
+    if (!status.ok()) {
+      Fail(status);
+      delete this;
+      return;
+    }
+    {
+      absl::MutexLock lock(&state->mu);
+      --state->outstanding;
+      state->ids.push_back(job.id());
+      if (record && job.state() == v1::JOB_STATE_SUCCEEDED && job.history_size() > 0) {
+        const absl::Time started = FromProto(job.history(0).started_at());
+        state->to_start.Record(absl::ToInt64Nanoseconds(started - sent));
+        state->to_done.Record(absl::ToInt64Nanoseconds(seen - sent));
+      }
+    }
+    delete this;
+  }
+};
+
+// Submits one job per call at `rate` for `duration`, open loop: a send never
+// waits for an earlier reply. Returns how far behind schedule sends fell.
+absl::Duration OpenLoop(const Stubs& stubs, const v1::SubmitRequest& request, double rate,
+                        absl::Duration duration, bool record, LatencyState& state,
+                        int64_t* sent_count) {
+  const absl::Time start = absl::Now();
+  const int64_t total = static_cast<int64_t>(rate * absl::ToDoubleSeconds(duration));
+  absl::Duration worst_lag;
+  for (int64_t i = 0; i < total; ++i) {
+    const absl::Time due = start + absl::Seconds(i / rate);
+    absl::Time now = absl::Now();
+    if (now < due) {
+      absl::SleepFor(due - now);
+      now = absl::Now();
+    }
+    worst_lag = std::max(worst_lag, now - due);
+    {
+      absl::MutexLock lock(&state.mu);
+      ++state.outstanding;
+    }
+    auto* call = new LatencyCall{};
+    call->state = &state;
+    call->stub = stubs.stubs[i % stubs.stubs.size()];
+    call->record = record;
+    call->submit_context.set_deadline(absl::ToChronoTime(now + absl::Seconds(60)));
+    call->sent = absl::Now();
+    call->stub->async()->Submit(&call->submit_context, &request, &call->submit_response,
+                                [call](grpc::Status s) { call->OnSubmitted(s); });
+  }
+  *sent_count += total;
+  return worst_lag;
+}
+
+void ReportPercentiles(Report& report, const std::string& scenario, const std::string& what,
+                       const LogHistogram& h, std::optional<Target> p99 = std::nullopt,
+                       std::optional<Target> p999 = std::nullopt) {
+  report.Add(scenario, what + " p50", Millis(h.Percentile(50)), "ms");
+  report.Add(scenario, what + " p99", Millis(h.Percentile(99)), "ms", p99);
+  report.Add(scenario, what + " p99.9", Millis(h.Percentile(99.9)), "ms", p999);
+  report.Add(scenario, what + " max", Millis(h.max()), "ms");
+}
+
+}  // namespace
+
+absl::Status RunLatency(const BenchConfig& config, Report& report) {
+  const std::string name = "latency";
+  auto coordinator = Coordinator::Start(config.cluster, "latency");
+  if (!coordinator.ok()) return coordinator.status();
+  Coordinator& c = **coordinator;
+  Stubs stubs(c.address(), config.channels);
+  WorkerFleet fleet(config.cluster, &c);
+  BENCH_RETURN_IF_ERROR(fleet.Start(config.workers, config.concurrency, config.queue));
+
+  v1::SubmitRequest request;
+  *request.add_jobs() = MakeSpec(config.queue, config.payload_bytes);
+  LatencyState state;
+  int64_t sent = 0;
+  // Warm-up (connections, allocator, SQLite pages), not recorded.
+  const absl::Duration warmup = std::min(absl::Seconds(1), config.duration / 5);
+  OpenLoop(stubs, request, config.rate, warmup, /*record=*/false, state, &sent);
+  const absl::Duration lag =
+      OpenLoop(stubs, request, config.rate, config.duration, /*record=*/true, state, &sent);
+  {
+    absl::MutexLock lock(&state.mu);
+    const absl::Time deadline = absl::Now() + absl::Seconds(120);
+    state.mu.AwaitWithDeadline(
+        absl::Condition(
+            +[](LatencyState* s) ABSL_NO_THREAD_SAFETY_ANALYSIS { return s->outstanding == 0; },
+            &state),
+        deadline);
+    if (state.outstanding != 0 || state.errors != 0) {
+      return absl::InternalError(absl::StrCat("latency: ", state.outstanding,
+                                              " jobs never ended, ", state.errors,
+                                              " calls failed; first: ", state.first_error));
+    }
+  }
+  absl::MutexLock lock(&state.mu);
+  report.Add(name, absl::StrCat("open loop, 1 job/call, ", absl::FormatDuration(config.duration)),
+             config.rate, "jobs/s");
+  report.Add(name, "worst send lag behind schedule", absl::ToDoubleMilliseconds(lag), "ms");
+  ReportPercentiles(report, name, "submit->handler-start", state.to_start, Target::AtMost(2),
+                    Target::AtMost(5));
+  ReportPercentiles(report, name, "submit->completion-seen", state.to_done);
+  ReportPercentiles(report, name, "submit->ack (durable)", state.to_ack);
+  std::sort(state.ids.begin(), state.ids.end());
+  auto verified = VerifyJobs(c.jobs(), config.queue, state.ids);
+  if (!verified.ok()) return verified.status();
+  verified->expected = sent;
+  verified->lost = sent - verified->succeeded;
+  ReportVerification(report, name, "all", *verified);
+  fleet.Stop();
+  c.Stop();
+  return absl::OkStatus();
+}
+
+// --- scale -------------------------------------------------------------------
+
+absl::Status RunScale(const BenchConfig& config, Report& report) {
+  const std::string name = "scale";
+  for (int k : config.scale_workers) {
+    auto coordinator = Coordinator::Start(config.cluster, absl::StrCat("scale-", k));
+    if (!coordinator.ok()) return coordinator.status();
+    Coordinator& c = **coordinator;
+    Stubs stubs(c.address(), config.channels);
+    WorkerFleet fleet(config.cluster, &c);
+    BENCH_RETURN_IF_ERROR(fleet.Start(k, config.concurrency, config.queue));
+    auto e2e = RunEndToEnd(config, c, stubs, config.scale_jobs, &fleet);
+    if (!e2e.ok()) return e2e.status();
+    auto verified = VerifyJobs(c.jobs(), config.queue, e2e->submit.ids);
+    if (!verified.ok()) return verified.status();
+    const std::string label = absl::StrCat("K=", k, " C=", config.concurrency);
+    report.Add(name, label + " end-to-end", e2e->rate(), "jobs/s");
+    report.Add(name, label + " fairness max/min per worker", Fairness(*verified, k), "x");
+    if (verified->lost > 0 || verified->duplicates > 0) {
+      ReportVerification(report, name, label, *verified);
+    }
+    fleet.Stop();
+    c.Stop();
+  }
+
+  // Many workers of one slot each, in this process (the worker SDK), over a
+  // few connections.
+  if (config.many_workers <= 0) return absl::OkStatus();
+  auto coordinator = Coordinator::Start(config.cluster, "scale-many");
+  if (!coordinator.ok()) return coordinator.status();
+  Coordinator& c = **coordinator;
+  Stubs stubs(c.address(), config.channels);
+  auto before = CountWorkers(c.admin(), config.queue);
+  if (!before.ok()) return before.status();
+  constexpr int kWorkersPerChannel = 100;
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  std::vector<std::unique_ptr<Worker>> workers;
+  const absl::Time connect_start = absl::Now();
+  for (int i = 0; i < config.many_workers; ++i) {
+    if (i % kWorkersPerChannel == 0) channels.push_back(MakeChannel(c.address()));
+    WorkerOptions options;
+    options.channel = channels.back();
+    options.name = absl::StrCat("many-", i);
+    options.queues = {config.queue};
+    options.concurrency = 1;
+    options.drain_timeout = absl::Seconds(5);
+    auto w = Worker::Create(options);
+    if (!w.ok()) return w.status();
+    BENCH_RETURN_IF_ERROR((*w)->RegisterHandler(
+        "echo", [](JobContext& job) -> absl::StatusOr<std::string> { return job.payload(); }));
+    BENCH_RETURN_IF_ERROR((*w)->Start());
+    workers.push_back(*std::move(w));
+  }
+  BENCH_RETURN_IF_ERROR(
+      WaitForWorkers(c.admin(), config.queue, *before + config.many_workers, absl::Seconds(120)));
+  const std::string label = absl::StrCat(config.many_workers, " workers x C=1");
+  report.Add(name, label + " connect time", absl::ToDoubleSeconds(absl::Now() - connect_start),
+             "s");
+  auto e2e = RunEndToEnd(config, c, stubs, config.many_jobs);
+  absl::Status status = e2e.status();
+  if (e2e.ok()) {
+    auto verified = VerifyJobs(c.jobs(), config.queue, e2e->submit.ids);
+    if (verified.ok()) {
+      int64_t min = INT64_MAX, max = 0;
+      for (const auto& [n, count] : verified->per_worker) {
+        min = std::min(min, count);
+        max = std::max(max, count);
+      }
+      if (static_cast<int>(verified->per_worker.size()) < config.many_workers) min = 0;
+      report.Add(name, label + " end-to-end (N=" + std::to_string(config.many_jobs) + ")",
+                 e2e->rate(), "jobs/s");
+      report.Add(name, label + " fairness max/min per worker", Fairness(*verified,
+                                                                      config.many_workers),
+                 "x");
+      report.Add(name, label + " jobs per worker min", min, "jobs");
+      report.Add(name, label + " jobs per worker max", max, "jobs");
+      ReportVerification(report, name, label, *verified);
+    } else {
+      status = verified.status();
+    }
+  }
+  for (auto& w : workers) w->Stop();
+  for (auto& w : workers) (void)w->Wait();
+  workers.clear();
+  c.Stop();
+  return status;
+}
+
+// --- capacity ----------------------------------------------------------------
+
+absl::Status RunCapacity(const BenchConfig& config, Report& report) {
+  const std::string name = "capacity";
+  auto coordinator = Coordinator::Start(config.cluster, "capacity");
+  if (!coordinator.ok()) return coordinator.status();
+  Coordinator& c = **coordinator;
+  Stubs stubs(c.address(), config.channels);
+  const v1::JobSpec spec = MakeSpec(config.queue, config.payload_bytes);
+  auto before = GetQueue(c.admin(), config.queue);
+  if (!before.ok()) return before.status();
+
+  auto rss = [&](const std::string& when, std::optional<Target> target = std::nullopt) {
+    if (c.pid() == 0) return;
+    auto bytes = ReadRssBytes(c.pid());
+    if (bytes.ok()) report.Add(name, "coordinator RSS " + when, *bytes / 1048576.0, "MB", target);
+  };
+  rss("empty");
+  auto fill = SubmitJobs(stubs.stubs, spec, config.capacity_jobs, config.batch,
+                         config.batch_inflight);
+  if (!fill.ok()) return fill.status();
+  const std::string depth = absl::StrCat(config.capacity_jobs);
+  report.Add(name, "fill " + depth + " jobs, batched", fill->rate(), "jobs/s");
+  rss("with " + depth + " queued", Target::AtMost(600));
+
+  auto deep = SubmitJobs(stubs.stubs, spec, config.deep_jobs, config.batch, config.batch_inflight);
+  if (!deep.ok()) return deep.status();
+  report.Add(name, "submit while deep, batched", deep->rate(), "jobs/s");
+  auto deep_single = SubmitJobs(stubs.stubs, spec, config.deep_single_jobs, 1, config.callers);
+  if (!deep_single.ok()) return deep_single.status();
+  report.Add(name, absl::StrCat("submit while deep, 1 job/call, ", config.callers, " callers"),
+             deep_single->rate(), "jobs/s");
+  rss("after deep submits");
+  if (c.pid() != 0) {
+    auto peak = ReadRssBytes(c.pid(), "VmHWM:");
+    if (peak.ok()) report.Add(name, "coordinator peak RSS (VmHWM)", *peak / 1048576.0, "MB");
+  }
+  const int64_t total =
+      static_cast<int64_t>(fill->ids.size() + deep->ids.size() + deep_single->ids.size());
+
+  if (c.external()) {
+    report.Note("capacity: external coordinator, restart not measured");
+    return absl::OkStatus();
+  }
+  const absl::Time killed = absl::Now();
+  auto port_time = c.KillAndRestart();
+  if (!port_time.ok()) return port_time.status();
+  const uint64_t probe = fill->ids.front();
+  while (true) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    v1::GetJobRequest req;
+    req.set_id(probe);
+    v1::Job job;
+    if (c.jobs().GetJob(&ctx, req, &job).ok()) break;
+    if (absl::Now() - killed > absl::Seconds(300)) {
+      return absl::DeadlineExceededError("GetJob still failing 300 s after restart");
+    }
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  const absl::Duration serving = absl::Now() - killed;
+  report.Add(name, "restart after SIGKILL: port file", absl::ToDoubleSeconds(*port_time), "s");
+  report.Add(name, "restart after SIGKILL: GetJob served", absl::ToDoubleSeconds(serving), "s",
+             Target::AtMost(10));
+  rss("after restart");
+  auto after = GetQueue(c.admin(), config.queue);
+  if (!after.ok()) return after.status();
+  const int64_t kept = after->queued() - before->queued();
+  report.Add(name, "jobs queued after kill -9 + restart", kept, "jobs");
+  if (kept != total) {
+    report.Fail(absl::StrCat("capacity: ", total, " jobs submitted, ", kept,
+                             " queued after restart"));
+  }
+  c.Stop();
+  return absl::OkStatus();
+}
+
+}  // namespace conveyor::bench
