@@ -508,6 +508,7 @@ void Worker::RunJob(AttemptKey key) {
     }
   }
   const absl::Duration took = absl::Now() - start;
+  (result.ok() ? jobs_succeeded_ : handler_errors_).fetch_add(1);
   if (result.ok()) {
     spdlog::debug("event=job_done job_id={} took={} result_bytes={}", key.first, Fmt(took),
                  result->size());

@@ -1,6 +1,7 @@
 #ifndef CONVEYOR_WORKER_WORKER_H_
 #define CONVEYOR_WORKER_WORKER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -117,11 +118,16 @@ class Worker : private WorkerStream::Listener {
   int running() const ABSL_LOCKS_EXCLUDED(mu_);
   // Jobs assigned and not yet finished: running or waiting for a slot.
   int held() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Handler runs that returned a result / an error (thrown ones included).
+  uint64_t jobs_succeeded() const { return jobs_succeeded_.load(); }
+  uint64_t handler_errors() const { return handler_errors_.load(); }
   // The id of the last Welcome; 0 before the first.
   uint64_t worker_id() const ABSL_LOCKS_EXCLUDED(mu_);
   const WorkerOptions& options() const { return options_; }
 
  private:
+  std::atomic<uint64_t> jobs_succeeded_{0};
+  std::atomic<uint64_t> handler_errors_{0};
   // (job id, fencing token): one attempt.
   using AttemptKey = std::pair<uint64_t, uint64_t>;
   struct ActiveJob {

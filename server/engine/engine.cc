@@ -573,20 +573,29 @@ absl::Status Engine::SetConcurrency(WorkerId worker, int32_t concurrency) {
 }
 
 absl::Status Engine::Heartbeat(WorkerId worker) {
-  absl::MutexLock lock(&mu_);
-  auto wit = workers_.find(worker);
-  if (wit == workers_.end()) return errors::WorkerNotFound(worker);
-  const absl::Time now = clock_->Now();
-  wit->second.last_heartbeat = now;
-  for (JobId id : wit->second.leases) {
-    Lease& lease = leases_.at(id);
-    const absl::Time expires =
-        std::min(now + SettingsOf(jobs_.at(id).queue).lease_duration, lease.attempt_deadline);
-    if (expires == lease.expires_at) continue;
-    lease_expiry_.Remove(lease.expires_at, id);
-    lease.expires_at = expires;
-    lease_expiry_.Add(expires, id);
+  {
+    absl::MutexLock lock(&mu_);
+    auto wit = workers_.find(worker);
+    if (wit == workers_.end()) return errors::WorkerNotFound(worker);
+    const absl::Time now = clock_->Now();
+    WorkerState& ws = wit->second;
+    ws.last_heartbeat = now;
+    for (JobId id : ws.leases) {
+      Lease& lease = leases_.at(id);
+      const absl::Time expires =
+          std::min(now + SettingsOf(jobs_.at(id).queue).lease_duration, lease.attempt_deadline);
+      if (expires == lease.expires_at) continue;
+      lease_expiry_.Remove(lease.expires_at, id);
+      lease.expires_at = expires;
+      lease_expiry_.Add(expires, id);
+    }
+    if (ws.suspended) {
+      ws.suspended = false;
+      UpdateHunger(worker, ws);
+      DispatchWorker(worker, now);
+    }
   }
+  RunEffects();
   return absl::OkStatus();
 }
 
@@ -686,7 +695,8 @@ absl::StatusOr<Mutation<Job>> Engine::ReportProgress(WorkerId worker, JobId id,
 // Dispatch
 
 bool Engine::HasCredit(const WorkerState& ws) const {
-  return !draining_ && ws.leases.size() < static_cast<size_t>(ws.hello.concurrency);
+  return !draining_ && !ws.suspended &&
+         ws.leases.size() < static_cast<size_t>(ws.hello.concurrency);
 }
 
 void Engine::UpdateHunger(WorkerId worker, WorkerState& ws) {
@@ -840,7 +850,11 @@ uint64_t Engine::Tick() {
         effects_.push_back([channel = wit->second.channel, job_id = id, token = lease.token, error] {
           channel->Cancel(job_id, token, error);
         });
-        freed.insert(lease.worker);
+        if (timed_out) {
+          freed.insert(lease.worker);  // The handler ran long; the worker is alive.
+        } else {
+          wit->second.suspended = true;  // Silent: no new jobs until it heartbeats.
+        }
       }
       ++QueueFor(job.queue).counters.leases_expired;
       EndLease(job, timed_out ? AttemptOutcome::kTimedOut : AttemptOutcome::kLeaseLost, error,

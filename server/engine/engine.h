@@ -178,7 +178,8 @@ class Engine {
   // the hello's. NOT_FOUND for unknown workers.
   absl::Status SetConcurrency(WorkerId worker, int32_t concurrency) ABSL_LOCKS_EXCLUDED(mu_);
   // Extends every lease of the worker by its queue's lease duration (never
-  // past the attempt timeout). NOT_FOUND for unknown workers.
+  // past the attempt timeout), and lets a worker that lost a lease to expiry
+  // take jobs again. NOT_FOUND for unknown workers.
   absl::Status Heartbeat(WorkerId worker) ABSL_LOCKS_EXCLUDED(mu_);
 
   // The worker's answers about a leased job. Each returns ABORTED when the
@@ -255,6 +256,9 @@ class Engine {
     absl::flat_hash_set<JobId> leases;
     uint64_t last_assign = 0;  // Dispatch order for fairness.
     uint64_t hungry_key = 0;   // Its key in the hungry sets; 0: not in them.
+    // A lease of it expired (no heartbeat): it gets no new jobs until it
+    // heartbeats again, so a hung worker cannot burn a job's attempts.
+    bool suspended = false;
     size_t next_queue = 0;     // Round-robin over hello.queues.
   };
   struct WatchEntry {

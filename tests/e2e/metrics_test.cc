@@ -113,3 +113,51 @@ TEST(MetricsTest, MetricsMoveWithRealWorkAndProbesAnswer) {
 
 }  // namespace
 }  // namespace conveyor::testing
+
+namespace conveyor::testing {
+namespace {
+
+TEST(MetricsTest, WorkerProcessExposesItsOwnMetrics) {
+  TempDir dir;
+  auto c = StartCoordinator(CONVEYORD_PATH, dir.path() + "/data", {"--metrics-listen", ""});
+  ASSERT_TRUE(c.ok()) << c.status();
+  const std::string port_file = dir.path() + "/worker-metrics-port";
+  auto worker = ChildProcess::Start(
+      CONVEYOR_WORKER_PATH,
+      {"--coordinator=" + c->address(), "--queues=wq", "--concurrency=3",
+       "--metrics-listen=127.0.0.1:0", "--metrics-port-file=" + port_file},
+      dir.path() + "/worker.log");
+  ASSERT_TRUE(worker.ok());
+  auto port = ReadPortFile(port_file);
+  ASSERT_TRUE(port.ok()) << port.status();
+  httplib::Client http("127.0.0.1", *port);
+  ASSERT_TRUE(WaitFor([&] {
+    auto r = http.Get("/readyz");
+    return r && r->status == 200;
+  }));
+
+  auto stub = v1::JobService::NewStub(
+      grpc::CreateChannel(c->address(), grpc::InsecureChannelCredentials()));
+  v1::SubmitRequest req;
+  for (const char* type : {"echo", "echo", "fail-permanent"}) {
+    v1::JobSpec* spec = req.add_jobs();
+    spec->set_queue("wq");
+    spec->set_type(type);
+  }
+  v1::SubmitResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub->Submit(&ctx, req, &resp).ok());
+  std::string text;
+  ASSERT_TRUE(WaitFor([&] {
+    auto r = http.Get("/metrics");
+    text = r ? r->body : "";
+    return Sample(text, R"(conveyor_worker_jobs_total{outcome="succeeded"})") == 2 &&
+           Sample(text, "conveyor_worker_handler_errors_total") == 1;
+  })) << text;
+  EXPECT_EQ(Sample(text, "conveyor_worker_slots"), 3);
+  EXPECT_EQ(Sample(text, "conveyor_worker_slots_busy"), 0);
+  EXPECT_EQ(Sample(text, "conveyor_worker_connected"), 1);
+}
+
+}  // namespace
+}  // namespace conveyor::testing

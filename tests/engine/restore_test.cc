@@ -103,8 +103,11 @@ TEST_F(RestoreTest, RunningJobsLoseTheirLeaseAndIdsContinue) {
   EXPECT_GT(a->token, FencingToken{7});
   EXPECT_EQ(a->attempt, 2);
 
-  // Due times recovered: the scheduled job and the retention end.
+  // Due times recovered: the scheduled job and the retention end. (The
+  // worker's unheartbeated leases expire meanwhile; its heartbeat brings it
+  // back and it takes the now-due job.)
   AdvanceAndTick(absl::Seconds(30));
+  ASSERT_OK(engine().Heartbeat(w.id));
   EXPECT_EQ(StateOf(JobId{9}), JobState::kRunning);
   AdvanceAndTick(absl::Hours(1));
   EXPECT_STATUS(engine().GetJob(JobId{10}), absl::StatusCode::kNotFound, "");

@@ -16,6 +16,8 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "spdlog/spdlog.h"
+#include "server/metrics/ops_server.h"
+#include "worker/cli/worker_metrics.h"
 #include "worker/builtin_handlers.h"
 #include "worker/exec_handler.h"
 #include "worker/worker.h"
@@ -78,6 +80,14 @@ int main(int argc, char** argv) {
                  "run every job as /bin/sh -c CMD: payload on stdin, stdout is the result; exit "
                  "0 ok, 75 retryable, else permanent")
       ->envname("CONVEYOR_EXEC");
+  std::string metrics_listen;
+  app.add_option("--metrics-listen", metrics_listen,
+                 "host:port for HTTP /metrics, /healthz, /readyz (empty: off)")
+      ->envname("CONVEYOR_METRICS_LISTEN");
+  std::string metrics_port_file;
+  app.add_option("--metrics-port-file", metrics_port_file,
+                 "write the bound metrics port here once serving")
+      ->envname("CONVEYOR_METRICS_PORT_FILE");
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug (one line per job), info, warn, error")
       ->envname("CONVEYOR_LOG_LEVEL")
@@ -128,6 +138,32 @@ int main(int argc, char** argv) {
   }
 
   conveyor::Worker* w = worker->get();
+  conveyor::WorkerMetrics metrics(w);
+  std::unique_ptr<conveyor::metrics::OpsServer> ops;
+  if (!metrics_listen.empty()) {
+    auto started = conveyor::metrics::OpsServer::Start(
+        metrics_listen, {&metrics}, [w]() -> absl::Status {
+          return w->state() == conveyor::StreamState::kConnected
+                     ? absl::OkStatus()
+                     : absl::UnavailableError("not connected to a coordinator");
+        });
+    if (!started.ok()) {
+      std::fprintf(stderr, "conveyor-worker: %s\n", started.status().ToString().c_str());
+      return 2;
+    }
+    ops = *std::move(started);
+    spdlog::info("event=metrics listen={} port={}", metrics_listen, ops->port());
+    if (!metrics_port_file.empty()) {
+      const std::string tmp = metrics_port_file + ".tmp";
+      std::FILE* f = std::fopen(tmp.c_str(), "w");
+      if (f == nullptr || std::fprintf(f, "%d\n", ops->port()) < 0 || std::fclose(f) != 0 ||
+          std::rename(tmp.c_str(), metrics_port_file.c_str()) != 0) {
+        std::fprintf(stderr, "conveyor-worker: cannot write --metrics-port-file %s\n",
+                     metrics_port_file.c_str());
+        return 2;
+      }
+    }
+  }
   std::thread signal_thread([w, &signals] {
     int received = 0;
     while (true) {
