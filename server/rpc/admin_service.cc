@@ -9,13 +9,6 @@
 namespace conveyor::rpc {
 namespace {
 
-grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
-                                    const absl::Status& status) {
-  auto* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
-
 std::vector<JobId> ToIds(const google::protobuf::RepeatedField<uint64_t>& ids) {
   std::vector<JobId> out;
   for (uint64_t id : ids) out.push_back(JobId{id});

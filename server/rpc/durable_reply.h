@@ -1,6 +1,7 @@
 #ifndef CONVEYOR_SERVER_RPC_DURABLE_REPLY_H_
 #define CONVEYOR_SERVER_RPC_DURABLE_REPLY_H_
 
+#include <grpcpp/server_context.h>
 #include <grpcpp/support/server_callback.h>
 
 #include <cstdint>
@@ -10,6 +11,10 @@
 #include "server/store/store.h"
 
 namespace conveyor::rpc {
+
+// Finishes the call's default reactor at once with `status`; returns it.
+grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
+                                    const absl::Status& status);
 
 // Finishes `reactor` once change `seq` is durable: OK after `fill` has
 // written the response, or UNAVAILABLE when the store failed.

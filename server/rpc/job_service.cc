@@ -22,17 +22,6 @@ constexpr int kMaxPageSize = 1000;
 constexpr size_t kMaxQueuedUpdates = 1000;
 constexpr char kDeadlineExceeded[] = "deadline exceeded";
 
-grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context, grpc::Status status) {
-  auto* reactor = context->DefaultReactor();
-  reactor->Finish(std::move(status));
-  return reactor;
-}
-
-grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
-                                    const absl::Status& status) {
-  return FinishNow(context, ToGrpcStatus(status));
-}
-
 // The caller's gRPC deadline, or nullopt when it has none.
 std::optional<absl::Time> CallDeadline(const grpc::CallbackServerContext* context) {
   const auto deadline = context->deadline();
@@ -246,7 +235,7 @@ grpc::ServerUnaryReactor* JobService::GetJob(grpc::CallbackServerContext* contex
   auto job = engine_->GetJob(JobId{request->id()});
   if (!job.ok()) return FinishNow(context, job.status());
   ToProto(*job, response);
-  return FinishNow(context, grpc::Status::OK);
+  return FinishNow(context, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* JobService::ListJobs(grpc::CallbackServerContext* context,
@@ -272,7 +261,7 @@ grpc::ServerUnaryReactor* JobService::ListJobs(grpc::CallbackServerContext* cont
   if (jobs.size() == filter.limit) {
     response->set_next_page_token(absl::StrCat(jobs.back().id.value));
   }
-  return FinishNow(context, grpc::Status::OK);
+  return FinishNow(context, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* JobService::CancelJob(grpc::CallbackServerContext* context,

@@ -13,12 +13,6 @@ absl::Time FromProtoTime(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
 
-void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
-  const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d)));
-}
-
 // Sets the field `mutable_field()` returns, leaving it unset (not even
 // created) for the infinite sentinels, which mean "none".
 template <typename MutableField>
@@ -68,8 +62,8 @@ absl::StatusOr<Backoff> FromProto(const v1::BackoffPolicy& b, const Backoff& def
 }
 
 void ToProto(const Backoff& b, v1::BackoffPolicy* out) {
-  SetDuration(b.initial, out->mutable_initial());
-  SetDuration(b.max, out->mutable_max());
+  ToProtoDuration(b.initial, out->mutable_initial());
+  ToProtoDuration(b.max, out->mutable_max());
   out->set_multiplier(b.multiplier);
 }
 
@@ -78,6 +72,12 @@ v1::Attempt::Outcome ToProto(AttemptOutcome o) {
 }
 
 }  // namespace
+
+void ToProtoDuration(absl::Duration d, google::protobuf::Duration* out) {
+  const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d)));
+}
 
 absl::StatusOr<JobSpec> FromProto(const v1::JobSpec& in, const std::string& field) {
   JobSpec spec;
@@ -131,7 +131,7 @@ void ToProto(const Job& job, v1::Job* out) {
   out->set_idempotency_key(job.idempotency_key);
   out->set_max_attempts(job.max_attempts);
   ToProto(job.backoff, out->mutable_backoff());
-  SetDuration(job.attempt_timeout, out->mutable_attempt_timeout());
+  ToProtoDuration(job.attempt_timeout, out->mutable_attempt_timeout());
   SetTime(job.deadline, [&] { return out->mutable_deadline(); });
   out->set_state(static_cast<v1::JobState>(static_cast<int>(job.state)));
   out->set_attempts(job.attempts);
@@ -187,19 +187,19 @@ void ToProto(const QueueStats& s, v1::QueueInfo* out) {
   v1::QueueSettings* settings = out->mutable_settings();
   settings->set_max_attempts(s.settings.max_attempts);
   ToProto(s.settings.backoff, settings->mutable_backoff());
-  SetDuration(s.settings.lease_duration, settings->mutable_lease_duration());
+  ToProtoDuration(s.settings.lease_duration, settings->mutable_lease_duration());
   settings->set_max_depth(s.settings.max_depth);
   settings->set_max_running(s.settings.max_running);
   settings->set_rate_limit(s.settings.rate_limit);
   settings->set_paused(s.settings.paused);
-  SetDuration(s.settings.retention, settings->mutable_retention());
+  ToProtoDuration(s.settings.retention, settings->mutable_retention());
   out->set_scheduled(s.scheduled);
   out->set_queued(s.queued);
   out->set_running(s.running);
   out->set_succeeded(s.succeeded);
   out->set_dead(s.dead);
   out->set_cancelled(s.cancelled);
-  SetDuration(s.oldest_queued_age, out->mutable_oldest_queued_age());
+  ToProtoDuration(s.oldest_queued_age, out->mutable_oldest_queued_age());
 }
 
 void ToProto(const WorkerStats& s, v1::WorkerInfo* out) {
@@ -235,11 +235,12 @@ void ToProto(const Assignment& a, absl::Time now, v1::Assignment* out) {
   ToProto(a.job, out->mutable_job());
   out->set_attempt(a.attempt);
   out->set_fencing_token(a.token.value);
-  SetDuration(std::max(absl::ZeroDuration(), a.lease_expires_at - now),
-              out->mutable_lease_duration());
+  ToProtoDuration(std::max(absl::ZeroDuration(), a.lease_expires_at - now),
+                  out->mutable_lease_duration());
   SetTime(a.lease_expires_at, [&] { return out->mutable_lease_expires_at(); });
   if (a.deadline != absl::InfiniteFuture()) {
-    SetDuration(std::max(absl::ZeroDuration(), a.deadline - now), out->mutable_deadline_in());
+    ToProtoDuration(std::max(absl::ZeroDuration(), a.deadline - now),
+                    out->mutable_deadline_in());
     SetTime(a.deadline, [&] { return out->mutable_deadline(); });
   }
 }

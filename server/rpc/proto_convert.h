@@ -12,6 +12,8 @@
 
 namespace conveyor::rpc {
 
+void ToProtoDuration(absl::Duration d, google::protobuf::Duration* out);
+
 // INVALID_ARGUMENT (naming `field`, e.g. "jobs[2]") for values no engine
 // spec can hold (e.g. a malformed Duration).
 absl::StatusOr<JobSpec> FromProto(const v1::JobSpec& spec, const std::string& field);

@@ -10,12 +10,6 @@
 namespace conveyor::rpc {
 namespace {
 
-void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
-  const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d)));
-}
-
 v1::CoordinatorMessage MakeAck(uint64_t job_id, uint64_t token, bool accepted,
                                std::string reason) {
   v1::CoordinatorMessage m;
@@ -59,7 +53,7 @@ void WorkerSession::Cancel(JobId job, FencingToken token, const std::string& rea
 
 void WorkerSession::Drain(absl::Duration grace) {
   v1::CoordinatorMessage m;
-  SetDuration(grace, m.mutable_drain()->mutable_grace());
+  ToProtoDuration(grace, m.mutable_drain()->mutable_grace());
   Send(std::move(m));
 }
 
@@ -177,8 +171,8 @@ absl::Status WorkerSession::HandleHello(const v1::Hello& hello) {
   v1::CoordinatorMessage m;
   v1::Welcome* w = m.mutable_welcome();
   w->set_worker_id(welcome->id.value);
-  SetDuration(welcome->lease_duration, w->mutable_lease_duration());
-  SetDuration(welcome->heartbeat_interval, w->mutable_heartbeat_interval());
+  ToProtoDuration(welcome->lease_duration, w->mutable_lease_duration());
+  ToProtoDuration(welcome->heartbeat_interval, w->mutable_heartbeat_interval());
   w->set_concurrency(welcome->concurrency);
   bool closed;
   {
