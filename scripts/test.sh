@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 BUILD_DIR=${BUILD_DIR:-build}
+# Relative paths in the compiler cache key: clones and worktrees share hits.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 cmake --build "$BUILD_DIR" -j"$(nproc)"
