@@ -54,7 +54,10 @@ CallOptions WithTimeout(absl::Duration timeout) {
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Create(const ClientOptions& options) {
   if (options.target.empty()) return absl::InvalidArgumentError("client target: empty");
-  return Create(grpc::CreateChannel(options.target, grpc::InsecureChannelCredentials()), options);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      CreateCoordinatorChannel(options.target, options.connection);
+  if (!channel.ok()) return channel.status();
+  return Create(*std::move(channel), options);
 }
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Create(std::shared_ptr<grpc::Channel> channel,

@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "client/cancellation.h"
+#include "client/channel.h"
 #include "client/retry_policy.h"
 #include "conveyor/v1/admin_service.grpc.pb.h"
 #include "conveyor/v1/job_service.grpc.pb.h"
@@ -27,6 +28,8 @@ namespace conveyor {
 struct ClientOptions {
   // The coordinator, as a gRPC target ("127.0.0.1:7070", "dns:///host:port").
   std::string target = "127.0.0.1:7070";
+  // TLS and access token; the default is plaintext without a token.
+  ConnectionOptions connection;
   // Deadline of each short call (all but WaitJob, WatchJob and RunJob), its
   // retries included.
   absl::Duration timeout = absl::Seconds(10);
@@ -59,9 +62,11 @@ CallOptions WithTimeout(absl::Duration timeout);
 // codes are returned at once. Thread-safe: share one Client between threads.
 class Client {
  public:
-  // Connects lazily (the first call dials). INVALID_ARGUMENT for bad options.
+  // Connects lazily (the first call dials). INVALID_ARGUMENT for bad options,
+  // FAILED_PRECONDITION for unreadable TLS files (see channel.h).
   static absl::StatusOr<std::unique_ptr<Client>> Create(const ClientOptions& options);
-  // Uses an existing channel; `options.target` is ignored.
+  // Uses an existing channel; `options.target` and `options.connection` are
+  // ignored.
   static absl::StatusOr<std::unique_ptr<Client>> Create(std::shared_ptr<grpc::Channel> channel,
                                                         const ClientOptions& options);
 

@@ -120,6 +120,18 @@ int main(int argc, char** argv) {
       ->envname("CONVEYOR_RETENTION")
       ->check(DurationValidator())
       ->capture_default_str();
+  app.add_option("--tls-cert", options.tls.cert,
+                 "PEM certificate chain: serve gRPC over TLS (with --tls-key)")
+      ->envname("CONVEYOR_TLS_CERT");
+  app.add_option("--tls-key", options.tls.key, "PEM private key of --tls-cert")
+      ->envname("CONVEYOR_TLS_KEY");
+  app.add_option("--tls-client-ca", options.tls.client_ca,
+                 "PEM CA: require client certificates signed by it (mutual TLS)")
+      ->envname("CONVEYOR_TLS_CLIENT_CA");
+  app.add_option("--tokens-file", options.tokens_file,
+                 "access tokens, one 'TOKEN ROLE' per line (producer, worker, admin); "
+                 "SIGHUP reloads it")
+      ->envname("CONVEYOR_TOKENS_FILE");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->envname("CONVEYOR_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
@@ -154,6 +166,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto coordinator = conveyor::rpc::Coordinator::Start(options);
@@ -179,9 +192,18 @@ int main(int argc, char** argv) {
   }
 
   int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  while (sigwait(&signals, &signal_number) == 0 && signal_number == SIGHUP) {
+    absl::StatusOr<size_t> tokens = (*coordinator)->ReloadTokens();
+    if (tokens.ok()) {
+      spdlog::info("signal=SIGHUP tokens reloaded tokens={}", *tokens);
+    } else {
+      spdlog::error("signal=SIGHUP tokens not reloaded, the previous ones stay: {}",
+                    tokens.status().ToString());
+    }
+  }
   spdlog::info("signal={} draining grace={}", signal_number, drain_grace);
-  // A second signal during the drain exits at once.
+  // A second SIGTERM/SIGINT during the drain exits at once.
+  sigdelset(&signals, SIGHUP);
   pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
   (*coordinator)->Shutdown(ParsedDuration(drain_grace));
   coordinator->reset();

@@ -163,8 +163,9 @@ absl::Status Worker::Start() {
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, std::max(100, max_ms));
-    channel_ = grpc::CreateCustomChannel(options_.coordinator, grpc::InsecureChannelCredentials(),
-                                         args);
+    auto channel = CreateCoordinatorChannel(options_.coordinator, options_.connection, args);
+    if (!channel.ok()) return channel.status();
+    channel_ = *std::move(channel);
   }
   stub_ = conveyor::v1::WorkerService::NewStub(channel_);
   pool_ = std::make_unique<SlotPool>(options_.concurrency);

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "client/channel.h"
 #include "conveyor/v1/worker_service.grpc.pb.h"
 #include "grpcpp/channel.h"
 #include "worker/backoff.h"
@@ -39,7 +40,9 @@ std::string_view StreamStateName(StreamState state);
 struct WorkerOptions {
   // host:port of conveyord. Ignored when `channel` is set.
   std::string coordinator = "127.0.0.1:7070";
-  // A channel to use instead of an insecure one to `coordinator`.
+  // TLS and access token for `coordinator` (default: plaintext, no token).
+  ConnectionOptions connection;
+  // A channel to use instead of one to `coordinator` per `connection`.
   std::shared_ptr<grpc::Channel> channel;
   // Shown in admin listings; empty: hostname-pid.
   std::string name;

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "client/cli/cli_args.h"
+#include "client/cli/connection_flags.h"
 
 namespace conveyor::cli {
 
@@ -14,6 +15,7 @@ absl::StatusOr<std::unique_ptr<Client>> Cli::Connect() const {
   ClientOptions options;
   options.target = coordinator;
   options.timeout = *timeout;
+  options.connection = connection;
   return Client::Create(options);
 }
 
@@ -36,6 +38,7 @@ void AddGlobalFlags(CLI::App& app, Cli& cli) {
   app.add_option("--rpc-timeout", cli.rpc_timeout,
                  "Deadline of each short call, retries included (e.g. 500ms, 10s)")
       ->capture_default_str();
+  AddConnectionFlags(app, cli.connection);
 }
 
 int ExitCodeForState(v1::JobState state) {

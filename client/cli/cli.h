@@ -25,9 +25,11 @@ struct Cli {
   std::string coordinator = "127.0.0.1:7070";
   bool json = false;
   std::string rpc_timeout = "10s";
+  // --token, --tls, --tls-ca, --tls-cert, --tls-key.
+  ConnectionOptions connection;
   int exit_code = kExitOk;
 
-  // A Client for --coordinator with --rpc-timeout.
+  // A Client for --coordinator with --rpc-timeout and `connection`.
   absl::StatusOr<std::unique_ptr<Client>> Connect() const;
   // Prints "conveyor: <status>" as one line on stderr; returns kExitError.
   int Fail(const absl::Status& status) const;
@@ -35,7 +37,8 @@ struct Cli {
   void PrintJson(const nlohmann::json& value) const;
 };
 
-// Adds the global flags (--coordinator, --json, --rpc-timeout) to `app`.
+// Adds the global flags (--coordinator, --json, --rpc-timeout, and the
+// connection flags of connection_flags.h) to `app`.
 void AddGlobalFlags(CLI::App& app, Cli& cli);
 
 // Each adds its subcommand(s) to `app`; their callbacks set cli.exit_code.

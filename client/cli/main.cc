@@ -13,7 +13,10 @@ constexpr char kFooter[] = R"(Exit codes:
   2  wait, watch or submit --wait: the job ended DEAD or CANCELLED
 
 Environment:
-  CONVEYOR_COORDINATOR  default for --coordinator)";
+  CONVEYOR_COORDINATOR  default for --coordinator
+  CONVEYOR_TOKEN        default for --token
+  CONVEYOR_TLS_CA, CONVEYOR_TLS_CERT, CONVEYOR_TLS_KEY  defaults for --tls-ca, --tls-cert,
+                        --tls-key)";
 
 }  // namespace
 

@@ -20,6 +20,8 @@ std::vector<JobId> ToIds(const google::protobuf::RepeatedField<uint64_t>& ids) {
 grpc::ServerUnaryReactor* AdminService::ListQueues(grpc::CallbackServerContext* context,
                                                    const v1::ListQueuesRequest* /*request*/,
                                                    v1::ListQueuesResponse* response) {
+  auto* refused = RefuseUnary(authorizer_, context, "/conveyor.v1.AdminService/ListQueues");
+  if (refused != nullptr) return refused;
   for (const QueueStats& q : engine_->ListQueues()) ToProto(q, response->add_queues());
   return FinishNow(context, absl::OkStatus());
 }
@@ -27,6 +29,8 @@ grpc::ServerUnaryReactor* AdminService::ListQueues(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* AdminService::GetQueue(grpc::CallbackServerContext* context,
                                                  const v1::GetQueueRequest* request,
                                                  v1::QueueInfo* response) {
+  auto* refused = RefuseUnary(authorizer_, context, "/conveyor.v1.AdminService/GetQueue");
+  if (refused != nullptr) return refused;
   auto q = engine_->GetQueue(request->name());
   if (q.ok()) ToProto(*q, response);
   return FinishNow(context, q.status());
@@ -35,6 +39,8 @@ grpc::ServerUnaryReactor* AdminService::GetQueue(grpc::CallbackServerContext* co
 grpc::ServerUnaryReactor* AdminService::UpdateQueue(grpc::CallbackServerContext* context,
                                                     const v1::UpdateQueueRequest* request,
                                                     v1::QueueInfo* response) {
+  auto* refused = RefuseUnary(authorizer_, context, "/conveyor.v1.AdminService/UpdateQueue");
+  if (refused != nullptr) return refused;
   auto update = FromProto(request->settings());
   if (!update.ok()) return FinishNow(context, update.status());
   auto updated = engine_->UpdateQueue(request->name(), *update);
@@ -48,6 +54,8 @@ grpc::ServerUnaryReactor* AdminService::UpdateQueue(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* AdminService::ListWorkers(grpc::CallbackServerContext* context,
                                                     const v1::ListWorkersRequest* /*request*/,
                                                     v1::ListWorkersResponse* response) {
+  auto* refused = RefuseUnary(authorizer_, context, "/conveyor.v1.AdminService/ListWorkers");
+  if (refused != nullptr) return refused;
   for (const WorkerStats& w : engine_->ListWorkers()) ToProto(w, response->add_workers());
   return FinishNow(context, absl::OkStatus());
 }
@@ -55,6 +63,8 @@ grpc::ServerUnaryReactor* AdminService::ListWorkers(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* AdminService::ListDeadJobs(grpc::CallbackServerContext* context,
                                                      const v1::ListDeadJobsRequest* request,
                                                      v1::ListDeadJobsResponse* response) {
+  auto* refused = RefuseUnary(authorizer_, context, "/conveyor.v1.AdminService/ListDeadJobs");
+  if (refused != nullptr) return refused;
   if (request->page_size() < 0 || request->page_size() > 1000) {
     return FinishNow(context,
                      absl::InvalidArgumentError("page_size must be 0 (default 100) to 1000"));
@@ -74,6 +84,8 @@ grpc::ServerUnaryReactor* AdminService::ListDeadJobs(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* AdminService::RedriveJobs(grpc::CallbackServerContext* context,
                                                     const v1::RedriveJobsRequest* request,
                                                     v1::RedriveJobsResponse* response) {
+  auto* refused = RefuseUnary(authorizer_, context, "/conveyor.v1.AdminService/RedriveJobs");
+  if (refused != nullptr) return refused;
   auto redriven = engine_->Redrive(request->queue(), ToIds(request->job_ids()));
   if (!redriven.ok()) return FinishNow(context, redriven.status());
   response->set_redriven(redriven->value);
@@ -85,6 +97,8 @@ grpc::ServerUnaryReactor* AdminService::RedriveJobs(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* AdminService::PurgeDeadJobs(grpc::CallbackServerContext* context,
                                                       const v1::PurgeDeadJobsRequest* request,
                                                       v1::PurgeDeadJobsResponse* response) {
+  auto* refused = RefuseUnary(authorizer_, context, "/conveyor.v1.AdminService/PurgeDeadJobs");
+  if (refused != nullptr) return refused;
   auto purged = engine_->PurgeDead(request->queue(), ToIds(request->job_ids()));
   if (!purged.ok()) return FinishNow(context, purged.status());
   response->set_purged(purged->value);

@@ -3,15 +3,18 @@
 
 #include "conveyor/v1/admin_service.grpc.pb.h"
 #include "server/engine/engine.h"
+#include "server/rpc/authorizer.h"
 #include "server/store/store.h"
 
 namespace conveyor::rpc {
 
 // conveyor.v1.AdminService: queues, settings, workers, the dead-letter
-// queue. Changes reply once durable. Thread-safe.
+// queue. Changes reply once durable. Every call is first checked by
+// `authorizer` (nullptr: none). Thread-safe.
 class AdminService final : public v1::AdminService::CallbackService {
  public:
-  AdminService(Engine* engine, Store* store) : engine_(engine), store_(store) {}
+  AdminService(Engine* engine, Store* store, const Authorizer* authorizer = nullptr)
+      : engine_(engine), store_(store), authorizer_(authorizer) {}
 
   grpc::ServerUnaryReactor* ListQueues(grpc::CallbackServerContext* context,
                                        const v1::ListQueuesRequest* request,
@@ -38,6 +41,7 @@ class AdminService final : public v1::AdminService::CallbackService {
  private:
   Engine* const engine_;
   Store* const store_;
+  const Authorizer* const authorizer_;
 };
 
 }  // namespace conveyor::rpc

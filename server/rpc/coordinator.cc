@@ -19,6 +19,7 @@
 #include "server/metrics/ops_server.h"
 #include "server/metrics/summary_logger.h"
 #include "server/rpc/admin_service.h"
+#include "server/rpc/authorizer.h"
 #include "server/rpc/job_service.h"
 #include "server/rpc/worker_service.h"
 #include "server/store/memory_store.h"
@@ -33,6 +34,7 @@ struct Coordinator::Parts {
   std::unique_ptr<Store> store;
   std::unique_ptr<Engine> engine;
   std::unique_ptr<Ticker> ticker;
+  std::unique_ptr<Authorizer> authorizer;
   std::unique_ptr<JobService> job_service;
   std::unique_ptr<WorkerService> worker_service;
   std::unique_ptr<AdminService> admin_service;
@@ -46,6 +48,15 @@ struct Coordinator::Parts {
 
 absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(CoordinatorOptions options) {
   auto parts = std::make_unique<Parts>();
+  auto credentials = ServerCredentialsFor(options.tls);
+  if (!credentials.ok()) return credentials.status();
+  if (options.tokens_file.empty()) {
+    parts->authorizer = std::make_unique<Authorizer>();
+  } else {
+    auto authorizer = Authorizer::FromFile(options.tokens_file);
+    if (!authorizer.ok()) return authorizer.status();
+    parts->authorizer = *std::move(authorizer);
+  }
   if (options.memory_store) {
     parts->store = std::make_unique<MemoryStore>();
   } else {
@@ -73,11 +84,13 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(CoordinatorOptio
                absl::ToInt64Milliseconds(absl::Now() - recover_start));
   parts->ticker = std::make_unique<Ticker>(parts->engine.get());
 
-  parts->job_service =
-      std::make_unique<JobService>(parts->engine.get(), parts->store.get(), &parts->clock);
-  parts->worker_service =
-      std::make_unique<WorkerService>(parts->engine.get(), parts->store.get(), &parts->clock);
-  parts->admin_service = std::make_unique<AdminService>(parts->engine.get(), parts->store.get());
+  const Authorizer* authorizer = parts->authorizer.get();
+  parts->job_service = std::make_unique<JobService>(parts->engine.get(), parts->store.get(),
+                                                    &parts->clock, authorizer);
+  parts->worker_service = std::make_unique<WorkerService>(parts->engine.get(), parts->store.get(),
+                                                          &parts->clock, authorizer);
+  parts->admin_service =
+      std::make_unique<AdminService>(parts->engine.get(), parts->store.get(), authorizer);
 
   // gRPC's built-in health service carries no descriptor; ours (linked by
   // this reference) lets reflection describe it.
@@ -85,7 +98,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(CoordinatorOptio
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &parts->port);
+  builder.AddListeningPort(options.listen, *credentials, &parts->port);
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(std::max<size_t>(options.engine.max_payload_bytes * 2, 4 << 20)));
   builder.RegisterService(parts->job_service.get());
@@ -97,6 +110,17 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(CoordinatorOptio
         absl::StrCat("cannot listen on ", options.listen, " (in use, or not a host:port?)"));
   }
   parts->server->GetHealthCheckService()->SetServingStatus(true);
+  const bool tls = !options.tls.cert.empty();
+  spdlog::info("security tls={} client_certificates={} tokens={}", tls,
+               !options.tls.client_ca.empty(),
+               options.tokens_file.empty() ? "off" : options.tokens_file);
+  if (!tls && options.tokens_file.empty() && !IsLoopbackAddress(options.listen)) {
+    spdlog::warn(
+        "listen={} is reachable from other machines with neither TLS nor access tokens: "
+        "anyone who can connect may submit, run and purge jobs. Set --tls-cert/--tls-key "
+        "and --tokens-file, or listen on 127.0.0.1",
+        options.listen);
+  }
   if (!options.metrics_listen.empty()) {
     parts->collector = std::make_unique<metrics::EngineCollector>(
         parts->engine.get(), parts->store.get(), &parts->clock);
@@ -131,6 +155,8 @@ Coordinator::~Coordinator() { Shutdown(absl::ZeroDuration()); }
 int Coordinator::port() const { return parts_->port; }
 
 int Coordinator::metrics_port() const { return parts_->ops ? parts_->ops->port() : 0; }
+
+absl::StatusOr<size_t> Coordinator::ReloadTokens() { return parts_->authorizer->Reload(); }
 
 void Coordinator::Shutdown(absl::Duration grace) {
   if (parts_->shut_down) return;

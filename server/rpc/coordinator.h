@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/engine/engine.h"
+#include "server/rpc/transport_security.h"
 
 namespace conveyor::rpc {
 
@@ -25,12 +26,17 @@ struct CoordinatorOptions {
   // How often a summary line (counts per interval) is logged at info; zero:
   // never.
   absl::Duration summary_interval = absl::ZeroDuration();
+  // TLS on the gRPC port (transport_security.h); empty: plaintext.
+  TlsFiles tls;
+  // Access tokens, one `TOKEN ROLE` per line (token_table.h); empty: every
+  // caller may call everything.
+  std::string tokens_file;
   EngineOptions engine;
 };
 
 // A running coordinator: store, engine, ticker and the gRPC server with
-// JobService, WorkerService, AdminService, health and reflection.
-// Thread-safe.
+// JobService, WorkerService, AdminService (each call checked against the
+// tokens file, if any), health and reflection (always open). Thread-safe.
 class Coordinator {
  public:
   // Opens the store, restores the engine from it and starts serving.
@@ -40,6 +46,10 @@ class Coordinator {
   // The ports actually bound (metrics_port: 0 without metrics_listen).
   int port() const;
   int metrics_port() const;
+  // Reads the tokens file again (on SIGHUP); on error the old tokens stay.
+  // Returns how many tokens are now in force; FAILED_PRECONDITION without a
+  // tokens file.
+  absl::StatusOr<size_t> ReloadTokens();
   // Drains: health goes NOT_SERVING, submits and new workers get
   // UNAVAILABLE, workers are told to drain; waits up to `grace` for running
   // jobs to report, then stops the server and flushes the store.

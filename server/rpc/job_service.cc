@@ -208,6 +208,8 @@ class JobWatchReactor : public grpc::ServerWriteReactor<v1::JobUpdate>,
 grpc::ServerUnaryReactor* JobService::Submit(grpc::CallbackServerContext* context,
                                              const v1::SubmitRequest* request,
                                              v1::SubmitResponse* response) {
+  auto* refused = RefuseUnary(authorizer_, context, "/conveyor.v1.JobService/Submit");
+  if (refused != nullptr) return refused;
   std::vector<JobSpec> specs;
   specs.reserve(request->jobs_size());
   for (int i = 0; i < request->jobs_size(); ++i) {
@@ -232,6 +234,8 @@ grpc::ServerUnaryReactor* JobService::Submit(grpc::CallbackServerContext* contex
 grpc::ServerUnaryReactor* JobService::GetJob(grpc::CallbackServerContext* context,
                                              const v1::GetJobRequest* request,
                                              v1::Job* response) {
+  auto* refused = RefuseUnary(authorizer_, context, "/conveyor.v1.JobService/GetJob");
+  if (refused != nullptr) return refused;
   auto job = engine_->GetJob(JobId{request->id()});
   if (!job.ok()) return FinishNow(context, job.status());
   ToProto(*job, response);
@@ -241,6 +245,8 @@ grpc::ServerUnaryReactor* JobService::GetJob(grpc::CallbackServerContext* contex
 grpc::ServerUnaryReactor* JobService::ListJobs(grpc::CallbackServerContext* context,
                                                const v1::ListJobsRequest* request,
                                                v1::ListJobsResponse* response) {
+  auto* refused = RefuseUnary(authorizer_, context, "/conveyor.v1.JobService/ListJobs");
+  if (refused != nullptr) return refused;
   JobFilter filter;
   filter.queue = request->queue();
   if (request->state() != v1::JOB_STATE_UNSPECIFIED) {
@@ -267,6 +273,8 @@ grpc::ServerUnaryReactor* JobService::ListJobs(grpc::CallbackServerContext* cont
 grpc::ServerUnaryReactor* JobService::CancelJob(grpc::CallbackServerContext* context,
                                                 const v1::CancelJobRequest* request,
                                                 v1::Job* response) {
+  auto* refused = RefuseUnary(authorizer_, context, "/conveyor.v1.JobService/CancelJob");
+  if (refused != nullptr) return refused;
   auto cancelled = engine_->Cancel(JobId{request->id()}, request->reason());
   if (!cancelled.ok()) return FinishNow(context, cancelled.status());
   auto* reactor = context->DefaultReactor();
@@ -278,18 +286,24 @@ grpc::ServerUnaryReactor* JobService::CancelJob(grpc::CallbackServerContext* con
 grpc::ServerUnaryReactor* JobService::WaitJob(grpc::CallbackServerContext* context,
                                               const v1::WaitJobRequest* request,
                                               v1::Job* response) {
+  auto* refused = RefuseUnary(authorizer_, context, "/conveyor.v1.JobService/WaitJob");
+  if (refused != nullptr) return refused;
   return JobWaitReactor::Start(std::make_shared<JobWaitReactor>(
       engine_, store_, JobId{request->id()}, response, /*run_job=*/false, context));
 }
 
 grpc::ServerWriteReactor<v1::JobUpdate>* JobService::WatchJob(
-    grpc::CallbackServerContext* /*context*/, const v1::WatchJobRequest* request) {
+    grpc::CallbackServerContext* context, const v1::WatchJobRequest* request) {
+  grpc::Status refused = CheckCall(authorizer_, *context, "/conveyor.v1.JobService/WatchJob");
+  if (!refused.ok()) return new RefusedStream<grpc::ServerWriteReactor<v1::JobUpdate>>(refused);
   return JobWatchReactor::Start(std::make_shared<JobWatchReactor>(engine_, JobId{request->id()}));
 }
 
 grpc::ServerUnaryReactor* JobService::RunJob(grpc::CallbackServerContext* context,
                                              const v1::RunJobRequest* request,
                                              v1::Job* response) {
+  auto* refused = RefuseUnary(authorizer_, context, "/conveyor.v1.JobService/RunJob");
+  if (refused != nullptr) return refused;
   auto spec = FromProto(request->job(), "job");
   if (!spec.ok()) return FinishNow(context, spec.status());
   if (auto call_deadline = CallDeadline(context)) {

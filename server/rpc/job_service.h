@@ -4,6 +4,7 @@
 #include "conveyor/v1/job_service.grpc.pb.h"
 #include "server/engine/clock.h"
 #include "server/engine/engine.h"
+#include "server/rpc/authorizer.h"
 #include "server/store/store.h"
 
 namespace conveyor::rpc {
@@ -11,11 +12,13 @@ namespace conveyor::rpc {
 // conveyor.v1.JobService on the callback API: converts protos, calls the
 // engine, and replies once the change is durable in the store. Waiting calls
 // (WaitJob, RunJob, WatchJob) hold no thread: they are engine watchers.
-// Thread-safe; `engine`, `store` and `clock` must outlive it.
+// Every call is first checked by `authorizer` (nullptr: none).
+// Thread-safe; `engine`, `store`, `clock` and `authorizer` must outlive it.
 class JobService final : public v1::JobService::CallbackService {
  public:
-  JobService(Engine* engine, Store* store, const Clock* clock)
-      : engine_(engine), store_(store), clock_(clock) {}
+  JobService(Engine* engine, Store* store, const Clock* clock,
+             const Authorizer* authorizer = nullptr)
+      : engine_(engine), store_(store), clock_(clock), authorizer_(authorizer) {}
 
   grpc::ServerUnaryReactor* Submit(grpc::CallbackServerContext* context,
                                    const v1::SubmitRequest* request,
@@ -42,6 +45,7 @@ class JobService final : public v1::JobService::CallbackService {
   Engine* const engine_;
   Store* const store_;
   const Clock* const clock_;
+  const Authorizer* const authorizer_;
 };
 
 }  // namespace conveyor::rpc

@@ -6,6 +6,9 @@ namespace conveyor::rpc {
 
 grpc::ServerBidiReactor<v1::WorkerMessage, v1::CoordinatorMessage>* WorkerService::Connect(
     grpc::CallbackServerContext* context) {
+  using Reactor = grpc::ServerBidiReactor<v1::WorkerMessage, v1::CoordinatorMessage>;
+  grpc::Status refused = CheckCall(authorizer_, *context, "/conveyor.v1.WorkerService/Connect");
+  if (!refused.ok()) return new RefusedStream<Reactor>(refused);
   return WorkerSession::Start(
       std::make_shared<WorkerSession>(engine_, store_, clock_, context->peer()));
 }

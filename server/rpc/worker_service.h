@@ -4,17 +4,20 @@
 #include "conveyor/v1/worker_service.grpc.pb.h"
 #include "server/engine/clock.h"
 #include "server/engine/engine.h"
+#include "server/rpc/authorizer.h"
 #include "server/store/store.h"
 
 namespace conveyor::rpc {
 
 // conveyor.v1.WorkerService: each Connect stream is one WorkerSession
-// reactor (worker_session.h); no thread per stream. Thread-safe; `engine`,
-// `store` and `clock` must outlive it.
+// reactor (worker_session.h); no thread per stream. Every call is first
+// checked by `authorizer` (nullptr: none). Thread-safe; `engine`, `store`,
+// `clock` and `authorizer` must outlive it.
 class WorkerService final : public v1::WorkerService::CallbackService {
  public:
-  WorkerService(Engine* engine, Store* store, const Clock* clock)
-      : engine_(engine), store_(store), clock_(clock) {}
+  WorkerService(Engine* engine, Store* store, const Clock* clock,
+                const Authorizer* authorizer = nullptr)
+      : engine_(engine), store_(store), clock_(clock), authorizer_(authorizer) {}
 
   grpc::ServerBidiReactor<v1::WorkerMessage, v1::CoordinatorMessage>* Connect(
       grpc::CallbackServerContext* context) override;
@@ -23,6 +26,7 @@ class WorkerService final : public v1::WorkerService::CallbackService {
   Engine* const engine_;
   Store* const store_;
   const Clock* const clock_;
+  const Authorizer* const authorizer_;
 };
 
 }  // namespace conveyor::rpc

@@ -12,16 +12,6 @@
 #include "tests/testing/wait_for.h"
 
 namespace conveyor::testing {
-namespace {
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-}  // namespace
 
 CliResult RunCli(const std::vector<std::string>& args, const std::string& stdin_data,
                  const std::vector<std::string>& extra_env, absl::Duration timeout) {
@@ -65,8 +55,8 @@ CliResult RunCli(const std::vector<std::string>& args, const std::string& stdin_
   } else if (WIFEXITED(status)) {
     result.exit_code = WEXITSTATUS(status);
   }
-  result.out = ReadFile(out_path);
-  result.err = ReadFile(err_path);
+  result.out = ReadWholeFile(out_path);
+  result.err = ReadWholeFile(err_path);
   return result;
 }
 

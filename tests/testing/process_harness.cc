@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
@@ -108,6 +109,13 @@ absl::StatusOr<int> ReadPortFile(const std::string& port_file, absl::Duration ti
       timeout);
   if (!ok) return absl::DeadlineExceededError(absl::StrCat("no port in ", port_file));
   return port;
+}
+
+std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 absl::StatusOr<Coordinator> StartCoordinator(const std::string& binary,

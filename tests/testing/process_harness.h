@@ -52,6 +52,9 @@ class ChildProcess {
   int wait_status_ = 0;
 };
 
+// The whole content of the file at `path`; empty if it cannot be read.
+std::string ReadWholeFile(const std::string& path);
+
 // Reads a port number that a server wrote to `port_file` (waiting up to
 // `timeout` for the file to hold a complete line).
 absl::StatusOr<int> ReadPortFile(const std::string& port_file,

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "client/cli/connection_flags.h"
 #include "spdlog/spdlog.h"
 #include "server/metrics/ops_server.h"
 #include "worker/cli/worker_metrics.h"
@@ -88,18 +90,23 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-port-file", metrics_port_file,
                  "write the bound metrics port here once serving")
       ->envname("CONVEYOR_METRICS_PORT_FILE");
+  conveyor::ConnectionOptions connection;
+  conveyor::cli::AddConnectionFlags(app, connection);
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug (one line per job), info, warn, error")
       ->envname("CONVEYOR_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  // Job commands (--exec) inherit the environment: keep the token out of it.
+  unsetenv("CONVEYOR_TOKEN");
   spdlog::set_level(spdlog::level::from_str(log_level));
 
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%f%z level=%l %v");
 
   conveyor::WorkerOptions options;
   options.coordinator = coordinator;
+  options.connection = connection;
   options.queues = SplitList(queues);
   options.types = SplitList(types);
   options.concurrency = concurrency;

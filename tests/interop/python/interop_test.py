@@ -100,14 +100,15 @@ def WaitFor(condition, timeout_s, what):
 class Conveyord:
     """One conveyord child process with its own data dir; the port comes from --port-file."""
 
-    def __init__(self, binary, work_dir):
+    def __init__(self, binary, work_dir, extra_args=()):
         self.work_dir = work_dir
         self.port_file = os.path.join(work_dir, "port")
         self.log_path = os.path.join(work_dir, "conveyord.log")
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [binary, "--listen=127.0.0.1:0", f"--port-file={self.port_file}",
-             f"--data-dir={os.path.join(work_dir, 'data')}", "--drain-grace=1s"],
+             f"--data-dir={os.path.join(work_dir, 'data')}", "--drain-grace=1s",
+             "--metrics-listen=", *extra_args],
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         self.port = WaitFor(self._ReadPort, STARTUP_TIMEOUT_S, "conveyord's --port-file")
 
@@ -149,7 +150,7 @@ class PythonWorker:
 
     _END = object()
 
-    def __init__(self, channel, name, queues, handler):
+    def __init__(self, channel, name, queues, handler, metadata=None):
         self._requests = queue.Queue()
         self._handler = handler
         self._lock = threading.Lock()
@@ -161,7 +162,7 @@ class PythonWorker:
         self._requests.put(pb.worker.WorkerMessage(
             hello=pb.worker.Hello(name=name, queues=queues, concurrency=1)))
         # A call deadline so a protocol bug cannot hang the test.
-        self._call = stub.Connect(self._RequestIterator(), timeout=60)
+        self._call = stub.Connect(self._RequestIterator(), timeout=60, metadata=metadata)
         self._thread = threading.Thread(target=self._Read, name=f"worker-{name}", daemon=True)
         self._thread.start()
 
@@ -337,6 +338,53 @@ class InteropTest(unittest.TestCase):
             self.assertEqual(len(acks), 1)
             self.assertTrue(acks[0].accepted, acks[0].reason)
         worker.Close()
+        self.assertIsNone(worker.error)
+
+
+class TokenInteropTest(unittest.TestCase):
+    """A coordinator with --tokens-file: tokens go as `authorization: Bearer` metadata."""
+
+    PRODUCER = "py-producer-token-0123456789"
+    WORKER = "py-worker-token-0123456789"
+
+    def setUp(self):
+        work_dir = tempfile.mkdtemp(prefix="conveyor-interop-py-")
+        self.addCleanup(shutil.rmtree, work_dir, ignore_errors=True)
+        tokens = os.path.join(work_dir, "tokens")
+        with open(tokens, "w") as f:
+            f.write(f"{self.PRODUCER} producer\n{self.WORKER} worker\n")
+        self.server = Conveyord(ARGS.conveyord, work_dir, [f"--tokens-file={tokens}"])
+        self.addCleanup(self.server.Stop)
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.server.port}")
+        self.addCleanup(self.channel.close)
+        self.jobs = pb.jobs_grpc.JobServiceStub(self.channel)
+
+    @staticmethod
+    def Bearer(token):
+        return [("authorization", f"Bearer {token}")]
+
+    def test_tokens_decide_who_submits_and_who_works(self):
+        request = pb.jobs.SubmitRequest(
+            jobs=[pb.job.JobSpec(queue="py", type="echo", payload_text="hi")])
+        with self.assertRaises(grpc.RpcError) as missing:
+            self.jobs.Submit(request, timeout=RPC_TIMEOUT_S)
+        self.assertEqual(missing.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+        with self.assertRaises(grpc.RpcError) as wrong_role:
+            self.jobs.Submit(request, timeout=RPC_TIMEOUT_S, metadata=self.Bearer(self.WORKER))
+        self.assertEqual(wrong_role.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
+        job_id = self.jobs.Submit(request, timeout=RPC_TIMEOUT_S,
+                                  metadata=self.Bearer(self.PRODUCER)).results[0].id
+
+        worker = PythonWorker(self.channel, "py-token-worker", ["py"], lambda job: job.payload,
+                              metadata=self.Bearer(self.WORKER))
+        self.addCleanup(worker.Close)
+
+        def Done():
+            job = self.jobs.GetJob(pb.jobs.GetJobRequest(id=job_id), timeout=RPC_TIMEOUT_S,
+                                   metadata=self.Bearer(self.PRODUCER))
+            return job if job.state == pb.job.JOB_STATE_SUCCEEDED else None
+
+        self.assertEqual(WaitFor(Done, 30, "the job to succeed").result, b"hi")
         self.assertIsNone(worker.error)
 
 
