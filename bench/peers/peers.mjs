@@ -160,7 +160,30 @@ async function startFleet(systemName, port, options, tracker) {
     await stop();
     throw e;
   }
-  return { stop, errors };
+  return { stop, errors, pids: children.map((s) => s.child.pid) };
+}
+
+const TICKS_PER_SECOND = 100;  // USER_HZ on Linux.
+
+// CPU seconds (user + system, all threads) used so far by process `pid`; 0 once it is gone.
+function cpuSecondsOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;  // utime, stime.
+  } catch {
+    return 0;
+  }
+}
+
+// CPU seconds so far of the server, of this process (the producer) and of the worker processes.
+function sampleCpu(serverPid, workerPids) {
+  const own = process.cpuUsage();
+  return {
+    server: cpuSecondsOf(serverPid),
+    producer: (own.user + own.system) / 1e6,
+    workers: workerPids.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0),
+  };
 }
 
 // Starts a fresh server, K workers and a producer; runs `body(producer, tracker, port)`; stops
@@ -178,7 +201,7 @@ async function withCluster(systemName, options, total, body) {
     try {
       const producer = await system.producer(server.port);
       try {
-        result = await body(producer, tracker, server.port, system);
+        result = await body(producer, tracker, server.port, system, () => sampleCpu(server.pid, fleet.pids));
       } finally {
         await producer.close();
       }
@@ -205,7 +228,8 @@ async function waitForCompletions(tracker, total, options, what) {
 
 async function runThroughput(systemName, options) {
   const n = options.jobs;
-  const { result, tracker } = await withCluster(systemName, options, n, async (producer, tracker, port, system) => {
+  const { result, tracker } = await withCluster(systemName, options, n, async (producer, tracker, port, system, cpu) => {
+    const cpuBefore = cpu();
     const start = now();
     let next = 0;
     const lane = async () => {
@@ -227,7 +251,12 @@ async function runThroughput(systemName, options) {
       await waitFor(async () => (await system.remaining(port)) === 0, options.timeoutMs, 'the server to hold no job');
       end = Math.max(end, now());
     }
-    return { seconds: (end - start) / 1000, submitSeconds: (submitted - start) / 1000 };
+    const cpuAfter = cpu();
+    return {
+      seconds: (end - start) / 1000,
+      submitSeconds: (submitted - start) / 1000,
+      cpu: Object.fromEntries(Object.keys(cpuAfter).map((k) => [k, cpuAfter[k] - cpuBefore[k]])),
+    };
   });
   return {
     jobs: n,
@@ -237,6 +266,11 @@ async function runThroughput(systemName, options) {
     completed_unique: tracker.unique,
     duplicates: tracker.duplicates,
     lost: n - tracker.unique,
+    // Machine load barely moves these, unlike the rates.
+    server_cpu_us_per_job: (result.cpu.server / n) * 1e6,
+    harness_cpu_us_per_job: ((result.cpu.producer + result.cpu.workers) / n) * 1e6,
+    producer_cpu_us_per_job: (result.cpu.producer / n) * 1e6,
+    workers_cpu_us_per_job: (result.cpu.workers / n) * 1e6,
   };
 }
 
@@ -318,6 +352,9 @@ async function runNative(options) {
       jobs_per_s: metric('throughput', 'end-to-end ('),
       lost: metric('throughput', 'end-to-end lost'),
       duplicates: metric('throughput', 'end-to-end duplicates'),
+      server_cpu_us_per_job: metric('throughput', '  CPU: coordinator, per job'),
+      harness_cpu_us_per_job: (metric('throughput', '  CPU: K workers, per job') ?? NaN)
+        + (metric('throughput', '  CPU: load generator, per job') ?? NaN),
     },
     latency: {
       rate: options.rate,
@@ -346,7 +383,7 @@ function table(rows) {
   const reference = rows.find((r) => r.key === 'conveyor');
   const ratio = (v, ref) => (v && ref ? `${formatNumber(v / ref, 2)}x` : '-');
   const header = ['system', 'client', 'jobs/s', 'lost', 'p50 ms', 'p99 ms', 'p99.9 ms',
-    'jobs/s ÷ Conveyor', 'p99 ÷ Conveyor', 'p99.9 ÷ Conveyor'];
+    'jobs/s ÷ Conveyor', 'p99 ÷ Conveyor', 'p99.9 ÷ Conveyor', 'server CPU µs/job', 'client CPU µs/job'];
   const lines = rows.map((r) => {
     const t = r.throughput ?? {};
     const l = r.latency ?? {};
@@ -355,7 +392,8 @@ function table(rows) {
       formatNumber(l.p50_ms, 2), formatNumber(l.p99_ms, 2), formatNumber(l.p999_ms, 2),
       ref ? ratio(t.jobs_per_s, ref.throughput?.jobs_per_s) : '',
       ref ? ratio(l.p99_ms, ref.latency?.p99_ms) : '',
-      ref ? ratio(l.p999_ms, ref.latency?.p999_ms) : ''];
+      ref ? ratio(l.p999_ms, ref.latency?.p999_ms) : '',
+      formatNumber(t.server_cpu_us_per_job, 0), formatNumber(t.harness_cpu_us_per_job, 0)];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((cells) => cells[i].length)));
   const render = (cells) => `| ${cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
@@ -414,7 +452,8 @@ async function main() {
     + `batches of ${options.batch} x ${options.batchInflight} in flight. Latency: submit->handler-start, open loop `
     + `${options.rate} jobs/s for ${options.duration} s (after ${options.warmup} s warm-up), 1 job per call. `
     + 'Ratios: system ÷ Conveyor through the same Node harness (jobs/s: >1 is faster; latency: >1 is slower). '
-    + '"lost": jobs never completed in both workloads.');
+    + '"lost": jobs never completed in both workloads. CPU per job (throughput run): the server process, and '
+    + 'the clients (producer + worker processes; for the native row, conveyor-worker processes + load generator).');
   console.log(text);
   console.log(`before: ${uptimeBefore}\nafter:  ${uptimeAfter}`);
   if (options.jsonOut) {

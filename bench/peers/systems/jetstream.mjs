@@ -48,9 +48,10 @@ export default {
 
   async producer(port) {
     const nc = await open(port);
-    const js = nc.jetstream();
+    // As long a PubAck wait as the other systems' submit deadlines (the default is 5 s).
+    const js = nc.jetstream({ timeout: 60_000 });
     return {
-      submit: (payloads) => Promise.all(payloads.map((p) => js.publish(SUBJECT, Buffer.from(p, 'latin1')))),
+      submit: (payloads) => Promise.all(payloads.map((p) => js.publish(SUBJECT, Buffer.from(p, 'latin1'), { timeout: 60_000 }))),
       close: () => nc.close(),
     };
   },
