@@ -379,20 +379,24 @@ function formatNumber(v, digits) {
   return v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
+// Ratios are given against both Conveyor rows: "node / native".
 function table(rows) {
-  const reference = rows.find((r) => r.key === 'conveyor');
+  const node = rows.find((r) => r.key === 'conveyor');
+  const native = rows.find((r) => r.key === 'native');
   const ratio = (v, ref) => (v && ref ? `${formatNumber(v / ref, 2)}x` : '-');
+  const ratios = (r, get) => [node, native].filter((ref) => ref && ref !== r && !ref.error)
+    .map((ref) => ratio(get(r), get(ref))).join(' / ');
   const header = ['system', 'client', 'jobs/s', 'lost', 'p50 ms', 'p99 ms', 'p99.9 ms', 'send lag ms',
     'jobs/s ÷ Conveyor', 'p99 ÷ Conveyor', 'p99.9 ÷ Conveyor', 'server CPU µs/job', 'client CPU µs/job'];
   const lines = rows.map((r) => {
     const t = r.throughput ?? {};
     const l = r.latency ?? {};
-    const ref = reference && reference !== r ? reference : null;
+    const conveyor = r.key === 'conveyor' || r.key === 'native';
     return [r.label, r.client, formatNumber(t.jobs_per_s, 0), t.lost === undefined ? '-' : String(t.lost + (l.lost ?? 0)),
       formatNumber(l.p50_ms, 2), formatNumber(l.p99_ms, 2), formatNumber(l.p999_ms, 2), formatNumber(l.worst_send_lag_ms, 0),
-      ref ? ratio(t.jobs_per_s, ref.throughput?.jobs_per_s) : '',
-      ref ? ratio(l.p99_ms, ref.latency?.p99_ms) : '',
-      ref ? ratio(l.p999_ms, ref.latency?.p999_ms) : '',
+      conveyor ? '' : ratios(r, (x) => x.throughput?.jobs_per_s),
+      conveyor ? '' : ratios(r, (x) => x.latency?.p99_ms),
+      conveyor ? '' : ratios(r, (x) => x.latency?.p999_ms),
       formatNumber(t.server_cpu_us_per_job, 0), formatNumber(t.harness_cpu_us_per_job, 0)];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((cells) => cells[i].length)));
@@ -451,7 +455,8 @@ async function main() {
   console.log(`Throughput: ${options.jobs} jobs x ${PAYLOAD_BYTES} B, K=${options.workers} workers x C=${options.concurrency}, `
     + `batches of ${options.batch} x ${options.batchInflight} in flight. Latency: submit->handler-start, open loop `
     + `${options.rate} jobs/s for ${options.duration} s (after ${options.warmup} s warm-up), 1 job per call. `
-    + 'Ratios: system ÷ Conveyor through the same Node harness (jobs/s: >1 is faster; latency: >1 is slower). '
+    + 'Ratios: system ÷ Conveyor, as "through the same Node harness / native conveyor-bench" (jobs/s: >1 is faster; '
+    + 'latency: >1 is slower). '
     + '"lost": jobs never completed in both workloads. "send lag": how far the open-loop producer fell behind its '
     + 'schedule at worst (latency is measured from the actual send; a large lag means the producer, not only the '
     + 'system, could not keep the rate). CPU per job (throughput run): the server process, and '
