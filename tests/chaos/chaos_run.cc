@@ -291,6 +291,10 @@ class Submitter {
     absl::MutexLock lock(&mu_);
     return acknowledged_;
   }
+  std::vector<std::string> problems() const ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return problems_;
+  }
 
  private:
   // Job k: poisoned ones are spread evenly over the run, cycling through
@@ -332,9 +336,21 @@ class Submitter {
           client_.SubmitBatch(specs, WithTimeout(absl::Seconds(5)));
       if (response.ok()) {
         absl::MutexLock lock(&mu_);
+        int duplicates = 0;
         for (int i = 0; i < response->results_size(); ++i) {
           acknowledged_[response->results(i).id()] = expects[i];
-          if (response->results(i).duplicate()) ++counts_.duplicate_acks;
+          if (response->results(i).duplicate()) ++duplicates;
+        }
+        counts_.duplicate_acks += duplicates;
+        // A batch is all or none: after failed tries, either every key was
+        // already there (the commit's answer was lost) or none.
+        if (duplicates != 0 && duplicates != response->results_size()) {
+          problems_.push_back(absl::StrCat(
+              "torn batch: keys ", specs.front().idempotency_key(), "..",
+              specs.back().idempotency_key(), " (ids ", response->results(0).id(), "..",
+              response->results(response->results_size() - 1).id(), "): ", duplicates, " of ",
+              response->results_size(), " were already stored after ", attempt,
+              " failed Submit calls (Submit must be all or none)"));
         }
         return;
       }
@@ -356,6 +372,7 @@ class Submitter {
   Counts& counts_;
   mutable absl::Mutex mu_;
   std::map<uint64_t, Expect> acknowledged_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> problems_ ABSL_GUARDED_BY(mu_);
 };
 
 // Every job of the queue, with its history, page by page.
@@ -517,6 +534,7 @@ int Run(const Options& options) {
                                          last_state));
   }
   for (const std::string& p : cluster.problems()) verdict.failures.push_back(p);
+  for (const std::string& p : submitter.problems()) verdict.failures.push_back(p);
 
   std::printf(
       "chaos: %.1fs\n"
