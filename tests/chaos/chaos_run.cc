@@ -30,6 +30,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -61,6 +62,10 @@ struct Options {
   absl::Duration max_work = absl::Milliseconds(20);
   absl::Duration settle_timeout = absl::Seconds(90);
   uint64_t seed = 0;
+  // Count, rather than fail on, attempts granted twice across a coordinator
+  // restart (a known coordinator bug: a lease grant is sent to the worker
+  // before it is durable).
+  bool tolerate_regrant = false;
   std::string dir;  // empty: a temporary directory, removed at the end
   std::string conveyord = CONVEYORD_PATH;
   std::string worker = CONVEYOR_WORKER_PATH;
@@ -199,10 +204,18 @@ class Cluster {
     return false;
   }
 
-  // Restarts every worker that ended: a drained one (which must have exited
-  // 0) or one a poisoned `crash` job aborted. Failures are kept for the
-  // verdict.
+  // Restarts every process that ended without being killed here: a drained
+  // worker (which must have exited 0), a worker a poisoned `crash` job
+  // aborted, or the coordinator (a bug). Problems are kept for the verdict.
   absl::Status RestartEnded() {
+    if (!coordinator_.process->Running()) {
+      absl::StatusOr<int> status = coordinator_.process->Wait(absl::ZeroDuration());
+      problems_.push_back(absl::StrCat("coordinator exited by itself: ",
+                                       status.ok() ? Describe(*status) : status.status().ToString()));
+      absl::Status started = StartCoordinator(coordinator_.port);
+      if (!started.ok()) return started;
+      ++counts_.coordinator_restarts;
+    }
     for (size_t i = 0; i < workers_.size(); ++i) {
       Worker& w = workers_[i];
       if (w.process->Running()) continue;
@@ -241,7 +254,7 @@ class Cluster {
   }
 
   std::string Elapsed() const {
-    return absl::StrCat(absl::ToDoubleSeconds(absl::Now() - start_), "s").substr(0, 6);
+    return absl::StrFormat("%6.2fs", absl::ToDoubleSeconds(absl::Now() - start_));
   }
 
  private:
@@ -535,6 +548,13 @@ int Run(const Options& options) {
   }
   for (const std::string& p : cluster.problems()) verdict.failures.push_back(p);
   for (const std::string& p : submitter.problems()) verdict.failures.push_back(p);
+  for (const std::string& r : verdict.regranted) {
+    if (opts.tolerate_regrant) {
+      std::printf("  tolerated: %s\n", r.c_str());
+    } else {
+      verdict.failures.push_back(r + " (a lease grant sent before it was durable)");
+    }
+  }
 
   std::printf(
       "chaos: %.1fs\n"
@@ -543,7 +563,8 @@ int Run(const Options& options) {
       "  succeeded            %lld\n"
       "  dead (poisoned)      %lld\n"
       "  recorded             %lld lines\n"
-      "  duplicate records    %lld over %lld jobs (each an earlier attempt that lost its lease)\n"
+      "  duplicate records    %lld over %lld jobs (%zu of one attempt granted twice, the rest\n"
+      "                       of an earlier attempt that lost its lease)\n"
       "  jobs retried         %lld (ran more than one attempt)\n"
       "  worker SIGKILLs      %lld\n"
       "  worker crashes       %lld (poisoned crash jobs)\n"
@@ -559,7 +580,7 @@ int Run(const Options& options) {
       static_cast<long long>(verdict.unacknowledged_jobs),
       static_cast<long long>(verdict.succeeded), static_cast<long long>(verdict.dead),
       static_cast<long long>(verdict.records), static_cast<long long>(verdict.duplicate_records),
-      static_cast<long long>(verdict.duplicated_jobs),
+      static_cast<long long>(verdict.duplicated_jobs), verdict.regranted.size(),
       static_cast<long long>(verdict.retried_jobs), static_cast<long long>(counts.worker_kills),
       static_cast<long long>(counts.worker_crashes),
       static_cast<long long>(counts.worker_drains),
@@ -614,6 +635,9 @@ int main(int argc, char** argv) {
   duration_flag("--settle-timeout", options.settle_timeout,
                 "after the chaos, how long the queue may take to empty");
   app.add_option("--seed", options.seed, "random seed (0: a random one, printed)");
+  app.add_flag("--tolerate-regrant", options.tolerate_regrant,
+               "count, don't fail on, one attempt recorded by two workers (a lease grant the "
+               "killed coordinator had sent before it was durable)");
   app.add_option("--dir", options.dir,
                  "work in this new directory and keep it (default: a removed temp dir)");
   app.add_option("--conveyord", options.conveyord, "conveyord binary")->capture_default_str();

@@ -56,8 +56,8 @@ Verdict CheckLedger(const std::map<uint64_t, Expect>& acknowledged,
     if (!acknowledged.count(job.id())) ++v.unacknowledged_jobs;
     if (job.attempts() > 1) ++v.retried_jobs;
   }
-  std::map<uint64_t, std::vector<int>> attempts_recorded;
-  for (const Record& r : records.records) attempts_recorded[r.job_id].push_back(r.attempt);
+  std::map<uint64_t, std::vector<const Record*>> attempts_recorded;
+  for (const Record& r : records.records) attempts_recorded[r.job_id].push_back(&r);
 
   for (const auto& [id, expect] : acknowledged) {
     auto it = by_id.find(id);
@@ -66,7 +66,7 @@ Verdict CheckLedger(const std::map<uint64_t, Expect>& acknowledged,
       continue;
     }
     const Job& job = *it->second;
-    const std::vector<int>& recorded = attempts_recorded[id];
+    const std::vector<const Record*>& recorded = attempts_recorded[id];
     if (expect == Expect::kDead) {
       if (job.state() != v1::JOB_STATE_DEAD) {
         v.failures.push_back(absl::StrCat("poisoned job ", id, " ended ",
@@ -99,12 +99,19 @@ Verdict CheckLedger(const std::map<uint64_t, Expect>& acknowledged,
       }
       succeeded_attempt = a.number();
     }
-    std::set<int> seen;
+    std::map<int, int64_t> seen;  // attempt -> pid of its first record
     bool recorded_success = false;
-    for (int attempt : recorded) {
-      if (!seen.insert(attempt).second) {
-        v.failures.push_back(
-            absl::StrCat("job ", id, " attempt ", attempt, " recorded twice (unexplained)"));
+    for (const Record* r : recorded) {
+      const int attempt = r->attempt;
+      if (auto [it, fresh] = seen.emplace(attempt, r->pid); !fresh) {
+        if (it->second != r->pid) {
+          v.regranted.push_back(absl::StrCat("job ", id, " attempt ", attempt,
+                                             " recorded by pids ", it->second, " and ", r->pid,
+                                             ": granted twice"));
+        } else {
+          v.failures.push_back(absl::StrCat("job ", id, " attempt ", attempt,
+                                            " recorded twice by pid ", r->pid, " (unexplained)"));
+        }
         continue;
       }
       if (attempt == succeeded_attempt) {

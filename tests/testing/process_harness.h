@@ -25,7 +25,9 @@ class TempDir {
 };
 
 // A child process started from a binary, in its own process group. The
-// destructor kills it (SIGKILL) if it still runs. Not thread-safe.
+// destructor kills it (SIGKILL) if it still runs, and so does the kernel
+// when the thread that started it ends (PR_SET_PDEATHSIG): start children
+// from a thread that outlives them. Not thread-safe.
 class ChildProcess {
  public:
   // Starts `binary` with `args` (argv[1..]); stdout and stderr go to
