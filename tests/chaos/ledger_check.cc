@@ -104,14 +104,8 @@ Verdict CheckLedger(const std::map<uint64_t, Expect>& acknowledged,
     for (const Record* r : recorded) {
       const int attempt = r->attempt;
       if (auto [it, fresh] = seen.emplace(attempt, r->pid); !fresh) {
-        if (it->second != r->pid) {
-          v.regranted.push_back(absl::StrCat("job ", id, " attempt ", attempt,
-                                             " recorded by pids ", it->second, " and ", r->pid,
-                                             ": granted twice"));
-        } else {
-          v.failures.push_back(absl::StrCat("job ", id, " attempt ", attempt,
-                                            " recorded twice by pid ", r->pid, " (unexplained)"));
-        }
+        v.regranted.push_back(absl::StrCat("job ", id, " attempt ", attempt, " recorded by pids ",
+                                           it->second, " and ", r->pid, ": granted twice"));
         continue;
       }
       if (attempt == succeeded_attempt) {
