@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,10 +47,14 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(
   for (auto& e : env_storage) envp.push_back(e.data());
   envp.push_back(nullptr);
 
+  const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", strerror(errno)));
   if (pid == 0) {
     setpgid(0, 0);
+    // Die with the test: a test killed by its timeout leaves no process.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
     if (!log_path.empty()) {
       int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       if (fd >= 0) {
@@ -120,20 +125,30 @@ std::string ReadWholeFile(const std::string& path) {
 
 absl::StatusOr<Coordinator> StartCoordinator(const std::string& binary,
                                              const std::string& data_dir,
-                                             const std::vector<std::string>& extra_args) {
+                                             const std::vector<std::string>& extra_args,
+                                             int port) {
   std::filesystem::create_directories(data_dir);
   const std::string port_file = data_dir + "/port";
   std::filesystem::remove(port_file);
-  std::vector<std::string> args = {"--listen=127.0.0.1:0", "--port-file=" + port_file,
+  std::vector<std::string> args = {absl::StrCat("--listen=127.0.0.1:", port),
+                                   "--port-file=" + port_file,
                                    "--data-dir=" + data_dir};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   auto process = ChildProcess::Start(binary, args, data_dir + "/conveyord.log");
   if (!process.ok()) return process.status();
-  auto port = ReadPortFile(port_file);
-  if (!port.ok()) return port.status();
+  // A coordinator that cannot start (bad flag, port taken) exits: say so at
+  // once rather than after ReadPortFile's timeout.
+  WaitFor([&] { return std::filesystem::exists(port_file) || !(*process)->Running(); },
+          absl::Seconds(20));
+  if (!(*process)->Running()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(binary, " exited at start-up; see ", data_dir, "/conveyord.log"));
+  }
+  auto bound = ReadPortFile(port_file);
+  if (!bound.ok()) return bound.status();
   Coordinator c;
   c.process = std::move(*process);
-  c.port = *port;
+  c.port = *bound;
   return c;
 }
 

@@ -25,7 +25,9 @@ class TempDir {
 };
 
 // A child process started from a binary, in its own process group. The
-// destructor kills it (SIGKILL) if it still runs. Not thread-safe.
+// destructor kills it (SIGKILL) if it still runs, and so does the kernel
+// when the thread that started it ends (PR_SET_PDEATHSIG): start children
+// from a thread that outlives them. Not thread-safe.
 class ChildProcess {
  public:
   // Starts `binary` with `args` (argv[1..]); stdout and stderr go to
@@ -60,9 +62,11 @@ std::string ReadWholeFile(const std::string& path);
 absl::StatusOr<int> ReadPortFile(const std::string& port_file,
                                  absl::Duration timeout = absl::Seconds(20));
 
-// A conveyord started on 127.0.0.1 with --port=0, its data under `data_dir`.
-// `binary` is the path of conveyord (tests get it from CMake as
-// CONVEYORD_PATH). `extra_args` are appended to its flags.
+// A conveyord started on 127.0.0.1:`port` (0: any free port, read back from
+// its port file), its data under `data_dir`. `binary` is the path of
+// conveyord (tests get it from CMake as CONVEYORD_PATH). `extra_args` are
+// appended to its flags. Pass the port of a coordinator that was killed to
+// restart it where its clients reconnect.
 struct Coordinator {
   std::unique_ptr<ChildProcess> process;
   int port = 0;
@@ -70,7 +74,7 @@ struct Coordinator {
 };
 absl::StatusOr<Coordinator> StartCoordinator(
     const std::string& binary, const std::string& data_dir,
-    const std::vector<std::string>& extra_args = {});
+    const std::vector<std::string>& extra_args = {}, int port = 0);
 
 }  // namespace conveyor::testing
 

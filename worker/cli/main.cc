@@ -1,5 +1,6 @@
 // conveyor-worker: a Conveyor worker process with built-in handlers (echo,
-// sleep, fail, fail-permanent, crash), or --exec to run a command per job.
+// sleep, fail, fail-permanent, crash; record with --record-file), or --exec
+// to run a command per job.
 // Flags only and wiring here; the logic is in the conveyor_worker_sdk.
 
 #include <pthread.h>
@@ -22,6 +23,7 @@
 #include "worker/cli/worker_metrics.h"
 #include "worker/builtin_handlers.h"
 #include "worker/exec_handler.h"
+#include "worker/record_handler.h"
 #include "worker/worker.h"
 
 namespace {
@@ -82,6 +84,11 @@ int main(int argc, char** argv) {
                  "run every job as /bin/sh -c CMD: payload on stdin, stdout is the result; exit "
                  "0 ok, 75 retryable, else permanent")
       ->envname("CONVEYOR_EXEC");
+  std::string record_file;
+  app.add_option("--record-file", record_file,
+                 "also take jobs of type `record`: wait the payload's duration, then append "
+                 "\"<job id> <attempt> <pid>\" to this file (for chaos tests)")
+      ->envname("CONVEYOR_RECORD_FILE");
   std::string metrics_listen;
   app.add_option("--metrics-listen", metrics_listen,
                  "host:port for HTTP /metrics, /healthz, /readyz (empty: off)")
@@ -139,6 +146,11 @@ int main(int argc, char** argv) {
   absl::Status registered = exec.empty()
                                 ? conveyor::RegisterBuiltinHandlers(**worker)
                                 : (*worker)->SetDefaultHandler(conveyor::MakeExecHandler({exec}));
+  if (registered.ok() && !record_file.empty()) {
+    absl::StatusOr<conveyor::Handler> record = conveyor::MakeRecordHandler(record_file);
+    registered = record.ok() ? (*worker)->RegisterHandler("record", *std::move(record))
+                             : record.status();
+  }
   if (!registered.ok()) {
     std::fprintf(stderr, "conveyor-worker: %s\n", registered.ToString().c_str());
     return 2;
