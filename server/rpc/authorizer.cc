@@ -77,11 +77,14 @@ absl::Status Authorizer::Check(const grpc::CallbackServerContext& context,
     return Refused(context, method, absl::UnauthenticatedError("unknown access token"));
   }
   if (!Grants(*role, *required)) {
-    return Refused(
-        context, method,
-        absl::PermissionDeniedError(absl::StrCat(
-            "a ", std::string(RoleName(*role)), " token may not call ", std::string(method),
-            " (it needs ", std::string(RoleName(*required)), " or admin)")));
+    const std::string needs = *required == Role::kAdmin
+                                  ? "an admin token"
+                                  : absl::StrCat("a ", std::string(RoleName(*required)),
+                                                 " or admin token");
+    return Refused(context, method,
+                   absl::PermissionDeniedError(absl::StrCat(
+                       "a ", std::string(RoleName(*role)), " token may not call ",
+                       std::string(method), " (it needs ", needs, ")")));
   }
   return absl::OkStatus();
 }

@@ -61,7 +61,7 @@ TEST_F(SecurityTest, MutualTlsAndTokensWithCliWorkerAndClient) {
   WriteFile(tokens, AllTokens());
   auto c = StartCoordinator(
       CONVEYORD_PATH, dir_.path() + "/data",
-      {"--metrics-listen=", "--tls-cert=" + certs->server_cert, "--tls-key=" + certs->server_key,
+      {"--metrics-listen", "", "--tls-cert=" + certs->server_cert, "--tls-key=" + certs->server_key,
        "--tls-client-ca=" + certs->ca, "--tokens-file=" + tokens});
   ASSERT_TRUE(c.ok()) << c.status() << log();
   const std::vector<std::string> tls = {"--coordinator", c->address(),     "--tls-ca",
@@ -152,7 +152,7 @@ TEST_F(SecurityTest, TlsWithoutClientCertificates) {
   ASSERT_TRUE(certs.ok()) << certs.status();
   auto c = StartCoordinator(
       CONVEYORD_PATH, dir_.path() + "/data",
-      {"--metrics-listen=", "--tls-cert=" + certs->server_cert, "--tls-key=" + certs->server_key});
+      {"--metrics-listen", "", "--tls-cert=" + certs->server_cert, "--tls-key=" + certs->server_key});
   ASSERT_TRUE(c.ok()) << c.status() << log();
   CliResult submitted = RunCli({"--coordinator", c->address(), "--tls-ca", certs->ca, "submit",
                                 "--queue", "q", "--type", "echo", "x"});
@@ -171,7 +171,7 @@ TEST_F(SecurityTest, SighupReloadsTheTokensFile) {
   const std::string added = "added-token-0123456789";
   WriteFile(tokens, absl::StrCat(kAdminToken, " admin\n"));
   auto c = StartCoordinator(CONVEYORD_PATH, dir_.path() + "/data",
-                            {"--metrics-listen=", "--tokens-file=" + tokens});
+                            {"--metrics-listen", "", "--tokens-file=" + tokens});
   ASSERT_TRUE(c.ok()) << c.status() << log();
   auto code_for = [&](const std::string& token) {
     ConnectionOptions connection;
@@ -225,7 +225,7 @@ TEST_F(SecurityTest, OpenNonLoopbackListenWarnsOnce) {
   const std::string log_path = dir_.path() + "/conveyord.log";
   auto process = ChildProcess::Start(
       CONVEYORD_PATH,
-      {"--listen=0.0.0.0:0", "--memory-store", "--metrics-listen=", "--port-file=" + port_file},
+      {"--listen=0.0.0.0:0", "--memory-store", "--metrics-listen", "", "--port-file=" + port_file},
       log_path);
   ASSERT_TRUE(process.ok()) << process.status();
   ASSERT_TRUE(ReadPortFile(port_file).ok()) << ReadWholeFile(log_path);

@@ -108,7 +108,7 @@ class Conveyord:
         self.proc = subprocess.Popen(
             [binary, "--listen=127.0.0.1:0", f"--port-file={self.port_file}",
              f"--data-dir={os.path.join(work_dir, 'data')}", "--drain-grace=1s",
-             "--metrics-listen=", *extra_args],
+             "--metrics-listen", "", *extra_args],
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         self.port = WaitFor(self._ReadPort, STARTUP_TIMEOUT_S, "conveyord's --port-file")
 
