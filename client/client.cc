@@ -54,7 +54,11 @@ CallOptions WithTimeout(absl::Duration timeout) {
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Create(const ClientOptions& options) {
   if (options.target.empty()) return absl::InvalidArgumentError("client target: empty");
-  return Create(grpc::CreateChannel(options.target, grpc::InsecureChannelCredentials()), options);
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  return Create(
+      grpc::CreateCustomChannel(options.target, grpc::InsecureChannelCredentials(), args),
+      options);
 }
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Create(std::shared_ptr<grpc::Channel> channel,

@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/engine/engine.h"
+#include "server/rpc/call_limits.h"
 
 namespace conveyor::rpc {
 
@@ -25,6 +26,15 @@ struct CoordinatorOptions {
   // How often a summary line (counts per interval) is logged at info; zero:
   // never.
   absl::Duration summary_interval = absl::ZeroDuration();
+  // Largest request the gRPC server reads; larger ones get
+  // RESOURCE_EXHAUSTED. Must exceed engine.max_payload_bytes.
+  int max_message_bytes = 16 << 20;
+  // Streams and waits per peer, waits in total (call_limits.h).
+  CallLimitOptions call_limits;
+  // Messages that may wait unread on one worker stream before it is ended
+  // with RESOURCE_EXHAUSTED; 0: unlimited. At least 2 x
+  // engine.max_worker_concurrency + 16, so a worker that reads is never cut.
+  size_t max_worker_send_queue = 10000;
   EngineOptions engine;
 };
 

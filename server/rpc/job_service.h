@@ -4,18 +4,20 @@
 #include "conveyor/v1/job_service.grpc.pb.h"
 #include "server/engine/clock.h"
 #include "server/engine/engine.h"
+#include "server/rpc/call_limits.h"
 #include "server/store/store.h"
 
 namespace conveyor::rpc {
 
 // conveyor.v1.JobService on the callback API: converts protos, calls the
 // engine, and replies once the change is durable in the store. Waiting calls
-// (WaitJob, RunJob, WatchJob) hold no thread: they are engine watchers.
-// Thread-safe; `engine`, `store` and `clock` must outlive it.
+// (WaitJob, RunJob, WatchJob) hold no thread: they are engine watchers, each
+// admitted by `limits` (RESOURCE_EXHAUSTED over a limit; a refused RunJob
+// submits nothing). Thread-safe; the pointers must outlive it.
 class JobService final : public v1::JobService::CallbackService {
  public:
-  JobService(Engine* engine, Store* store, const Clock* clock)
-      : engine_(engine), store_(store), clock_(clock) {}
+  JobService(Engine* engine, Store* store, const Clock* clock, CallLimits* limits)
+      : engine_(engine), store_(store), clock_(clock), limits_(limits) {}
 
   grpc::ServerUnaryReactor* Submit(grpc::CallbackServerContext* context,
                                    const v1::SubmitRequest* request,
@@ -42,6 +44,7 @@ class JobService final : public v1::JobService::CallbackService {
   Engine* const engine_;
   Store* const store_;
   const Clock* const clock_;
+  CallLimits* const limits_;
 };
 
 }  // namespace conveyor::rpc

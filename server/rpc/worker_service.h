@@ -4,17 +4,25 @@
 #include "conveyor/v1/worker_service.grpc.pb.h"
 #include "server/engine/clock.h"
 #include "server/engine/engine.h"
+#include "server/rpc/call_limits.h"
 #include "server/store/store.h"
 
 namespace conveyor::rpc {
 
 // conveyor.v1.WorkerService: each Connect stream is one WorkerSession
-// reactor (worker_session.h); no thread per stream. Thread-safe; `engine`,
-// `store` and `clock` must outlive it.
+// reactor (worker_session.h); no thread per stream. A stream `limits` does
+// not admit ends at once with RESOURCE_EXHAUSTED; one whose worker lets more
+// than `max_send_queue` messages wait unread is ended too. Thread-safe; the
+// pointers must outlive it.
 class WorkerService final : public v1::WorkerService::CallbackService {
  public:
-  WorkerService(Engine* engine, Store* store, const Clock* clock)
-      : engine_(engine), store_(store), clock_(clock) {}
+  WorkerService(Engine* engine, Store* store, const Clock* clock, CallLimits* limits,
+                size_t max_send_queue)
+      : engine_(engine),
+        store_(store),
+        clock_(clock),
+        limits_(limits),
+        max_send_queue_(max_send_queue) {}
 
   grpc::ServerBidiReactor<v1::WorkerMessage, v1::CoordinatorMessage>* Connect(
       grpc::CallbackServerContext* context) override;
@@ -23,6 +31,8 @@ class WorkerService final : public v1::WorkerService::CallbackService {
   Engine* const engine_;
   Store* const store_;
   const Clock* const clock_;
+  CallLimits* const limits_;
+  const size_t max_send_queue_;
 };
 
 }  // namespace conveyor::rpc
