@@ -54,8 +54,10 @@ CallOptions WithTimeout(absl::Duration timeout) {
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Create(const ClientOptions& options) {
   if (options.target.empty()) return absl::InvalidArgumentError("client target: empty");
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
-      CreateCoordinatorChannel(options.target, options.connection);
+      CreateCoordinatorChannel(options.target, options.connection, args);
   if (!channel.ok()) return channel.status();
   return Create(*std::move(channel), options);
 }

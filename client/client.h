@@ -25,6 +25,11 @@
 
 namespace conveyor {
 
+// Default largest message a client or worker accepts from the coordinator:
+// above conveyord's default --max-message-bytes (16 MiB) and any reply a
+// default-sized page of jobs makes.
+inline constexpr int kMaxReceiveMessageBytes = 256 << 20;
+
 struct ClientOptions {
   // The coordinator, as a gRPC target ("127.0.0.1:7070", "dns:///host:port").
   std::string target = "127.0.0.1:7070";
@@ -37,6 +42,10 @@ struct ClientOptions {
   RetryPolicy retry;
   // Seeds the retry jitter; 0 seeds from std::random_device.
   uint64_t jitter_seed = 0;
+  // Largest reply accepted (a page of jobs with payloads can be large);
+  // larger ones fail with RESOURCE_EXHAUSTED. Requests are capped by the
+  // coordinator's --max-message-bytes. Ignored with an existing channel.
+  int max_receive_message_bytes = kMaxReceiveMessageBytes;
 };
 
 // Per-call settings for the calls that may block long (WaitJob, WatchJob,

@@ -8,7 +8,8 @@
 namespace conveyor {
 
 // Maps a gRPC status to the absl::Status with the same code and message.
-// Codes outside absl's range become UNKNOWN. The one place client/ converts.
+// Codes outside absl's range become UNKNOWN; gRPC's message-size errors get
+// a hint naming the limits. The one place client/ converts.
 absl::Status FromGrpcStatus(const grpc::Status& status);
 
 }  // namespace conveyor

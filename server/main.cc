@@ -107,6 +107,36 @@ int main(int argc, char** argv) {
       ->envname("CONVEYOR_MAX_WORKER_CONCURRENCY")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
+  // Limits that keep one client from hurting the rest (README: "Limits").
+  app.add_option("--max-message-bytes", options.max_message_bytes,
+                 "largest gRPC request read (must exceed --max-payload-bytes)")
+      ->envname("CONVEYOR_MAX_MESSAGE_BYTES")
+      ->check(CLI::Range(1024, 1 << 30))
+      ->capture_default_str();
+  app.add_option("--max-queue-depth", options.engine.max_queue_depth,
+                 "most unfinished jobs in a queue without its own max_depth")
+      ->envname("CONVEYOR_MAX_QUEUE_DEPTH")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
+      ->capture_default_str();
+  app.add_option("--max-queues", options.engine.max_queues, "most queues")
+      ->envname("CONVEYOR_MAX_QUEUES")
+      ->check(CLI::Range(1, 10000000))
+      ->capture_default_str();
+  app.add_option("--max-streams-per-peer", options.call_limits.max_streams_per_peer,
+                 "most worker streams and WaitJob/RunJob/WatchJob calls open from one host")
+      ->envname("CONVEYOR_MAX_STREAMS_PER_PEER")
+      ->check(CLI::Range(1, 10000000))
+      ->capture_default_str();
+  app.add_option("--max-pending-waits", options.call_limits.max_pending_waits,
+                 "most WaitJob/RunJob/WatchJob calls open at once")
+      ->envname("CONVEYOR_MAX_PENDING_WAITS")
+      ->check(CLI::Range(1, 10000000))
+      ->capture_default_str();
+  app.add_option("--max-worker-send-queue", options.max_worker_send_queue,
+                 "messages waiting unread on a worker stream before it is ended")
+      ->envname("CONVEYOR_MAX_WORKER_SEND_QUEUE")
+      ->check(CLI::Range(16, 10000000))
+      ->capture_default_str();
   app.add_option("--max-attempts", max_attempts, "default attempts per job")
       ->envname("CONVEYOR_MAX_ATTEMPTS")
       ->check(CLI::Range(1, 1000))
@@ -172,15 +202,19 @@ int main(int argc, char** argv) {
   auto coordinator = conveyor::rpc::Coordinator::Start(options);
   if (!coordinator.ok()) {
     spdlog::critical("start failed: {}", coordinator.status().ToString());
-    return 1;
+    return absl::IsInvalidArgument(coordinator.status()) ? 2 : 1;
   }
   spdlog::info(
       "serving listen={} port={} metrics_port={} store={} data_dir={} fsync={} lease={} "
-      "max_attempts={} retention={} max_payload_bytes={} max_batch={} pid={}",
+      "max_attempts={} retention={} max_payload_bytes={} max_batch={} max_message_bytes={} "
+      "max_queue_depth={} max_queues={} max_streams_per_peer={} max_pending_waits={} "
+      "max_worker_send_queue={} pid={}",
       options.listen, (*coordinator)->port(), (*coordinator)->metrics_port(),
       options.memory_store ? "memory" : "sqlite", options.data_dir, options.fsync,
       lease_duration, max_attempts, retention, options.engine.max_payload_bytes,
-      options.engine.max_batch, getpid());
+      options.engine.max_batch, options.max_message_bytes, options.engine.max_queue_depth,
+      options.engine.max_queues, options.call_limits.max_streams_per_peer,
+      options.call_limits.max_pending_waits, options.max_worker_send_queue, getpid());
   if (!metrics_port_file.empty() &&
       !WritePortFile(metrics_port_file, (*coordinator)->metrics_port())) {
     spdlog::critical("cannot write --metrics-port-file {}", metrics_port_file);

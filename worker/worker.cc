@@ -163,6 +163,7 @@ absl::Status Worker::Start() {
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, std::max(100, max_ms));
+    args.SetMaxReceiveMessageSize(options_.max_receive_message_bytes);
     auto channel = CreateCoordinatorChannel(options_.coordinator, options_.connection, args);
     if (!channel.ok()) return channel.status();
     channel_ = *std::move(channel);

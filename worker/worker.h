@@ -44,6 +44,10 @@ struct WorkerOptions {
   ConnectionOptions connection;
   // A channel to use instead of one to `coordinator` per `connection`.
   std::shared_ptr<grpc::Channel> channel;
+  // Largest message taken from the coordinator (an assignment carries its
+  // payload; conveyord reads up to --max-message-bytes, 16 MiB by default).
+  // Ignored with `channel`.
+  int max_receive_message_bytes = 256 << 20;
   // Shown in admin listings; empty: hostname-pid.
   std::string name;
   // Queues to take jobs from; at least one.

@@ -289,6 +289,15 @@ absl::Status Engine::ValidateSpec(size_t index, const JobSpec& spec) const {
   return absl::OkStatus();
 }
 
+absl::Status Engine::CheckDepth(const std::string& name, const QueueState* queue,
+                                int64_t adding) const {
+  const int64_t own = queue == nullptr ? 0 : queue->settings.max_depth;
+  const int64_t limit = own > 0 ? own : options_.max_queue_depth;
+  const int64_t holds = queue == nullptr ? 0 : queue->unended();
+  if (limit <= 0 || holds + adding <= limit) return absl::OkStatus();
+  return errors::QueueFull(name, holds, adding, limit, /*own_setting=*/own > 0);
+}
+
 // ---------------------------------------------------------------------------
 // Producers
 
@@ -332,21 +341,12 @@ absl::StatusOr<Mutation<std::vector<SubmitResult>>> Engine::Submit(std::vector<J
     size_t new_queues = 0;
     for (const auto& [queue, n] : new_per_queue) {
       auto it = queues_.find(queue);
-      if (it == queues_.end()) {
-        ++new_queues;
-        continue;
-      }
-      const int64_t max_depth = it->second.settings.max_depth;
-      if (max_depth > 0 && it->second.unended() + n > max_depth) {
-        return absl::ResourceExhaustedError(absl::StrCat(
-            "queue \"", queue, "\" holds ", it->second.unended(), " unfinished jobs and its ",
-            "max_depth is ", max_depth, "; nothing was submitted: retry later or raise max_depth"));
-      }
+      if (it == queues_.end()) ++new_queues;
+      absl::Status s = CheckDepth(queue, it == queues_.end() ? nullptr : &it->second, n);
+      if (!s.ok()) return s;
     }
     if (queues_.size() + new_queues > options_.max_queues) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "the coordinator already has ", queues_.size(), " queues, its limit is ",
-          options_.max_queues, "; reuse existing queue names"));
+      return errors::TooManyQueues(queues_.size(), options_.max_queues);
     }
     // Second pass: create.
     for (size_t i = 0; i < specs.size(); ++i) {
@@ -937,8 +937,7 @@ absl::StatusOr<Mutation<QueueStats>> Engine::UpdateQueue(const std::string& name
   {
     absl::MutexLock lock(&mu_);
     if (!queues_.contains(name) && queues_.size() >= options_.max_queues) {
-      return absl::ResourceExhaustedError(absl::StrCat("the coordinator already has ",
-                                                       queues_.size(), " queues, its limit"));
+      return errors::TooManyQueues(queues_.size(), options_.max_queues);
     }
     auto settings = ApplyUpdate(SettingsOf(name), update);
     if (!settings.ok()) return settings.status();

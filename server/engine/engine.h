@@ -46,8 +46,11 @@ struct EngineOptions {
   size_t max_batch = 1000;
   // Concurrency announced by a worker above this is capped to it.
   int32_t max_worker_concurrency = 1000;
-  // Most distinct queues.
+  // Most distinct queues (a queue exists once it has jobs, settings or
+  // workers).
   size_t max_queues = 10000;
+  // Most unfinished jobs in a queue whose settings leave max_depth at 0.
+  int64_t max_queue_depth = 1000000;
   // Settings of a queue nobody configured.
   QueueSettings default_queue;
 };
@@ -143,7 +146,8 @@ class Engine {
 
   // Accepts all `specs` or none. INVALID_ARGUMENT for a malformed spec (the
   // message names its index and field), RESOURCE_EXHAUSTED for a batch over
-  // max_batch or a queue over its max_depth, UNAVAILABLE while draining.
+  // max_batch, a queue over its max_depth (max_queue_depth when unset) or a
+  // new queue beyond max_queues, UNAVAILABLE while draining.
   absl::StatusOr<Mutation<std::vector<SubmitResult>>> Submit(std::vector<JobSpec> specs)
       ABSL_LOCKS_EXCLUDED(mu_);
   // NOT_FOUND for unknown ids.
@@ -212,7 +216,8 @@ class Engine {
   std::vector<QueueStats> ListQueues() const ABSL_LOCKS_EXCLUDED(mu_);
   // NOT_FOUND if the queue has neither jobs nor settings.
   absl::StatusOr<QueueStats> GetQueue(const std::string& name) const ABSL_LOCKS_EXCLUDED(mu_);
-  // Creates the queue if needed. INVALID_ARGUMENT for bad names or values.
+  // Creates the queue if needed. INVALID_ARGUMENT for bad names or values,
+  // RESOURCE_EXHAUSTED for a new queue beyond max_queues.
   absl::StatusOr<Mutation<QueueStats>> UpdateQueue(const std::string& name,
                                                    const QueueSettingsUpdate& update)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -269,6 +274,10 @@ class Engine {
   using Effect = std::function<void()>;
 
   absl::Status ValidateSpec(size_t index, const JobSpec& spec) const;
+  // OK if `queue` (nullptr: not created yet) can take `adding` more
+  // unfinished jobs; else RESOURCE_EXHAUSTED saying which limit.
+  absl::Status CheckDepth(const std::string& name, const QueueState* queue, int64_t adding) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Creates the queue's state with default settings if it has none.
   QueueState& QueueFor(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -46,4 +46,19 @@ absl::Status Draining() {
   return absl::UnavailableError("coordinator is draining; retry on another coordinator or later");
 }
 
+absl::Status QueueFull(std::string_view queue, int64_t holds, int64_t adding, int64_t limit,
+                       bool own_setting) {
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "queue \"", std::string(queue), "\" holds ", holds, " unfinished jobs; ", adding,
+      " more would pass its limit of ", limit, "; nothing was submitted: retry later, or raise ",
+      own_setting ? "the queue's max_depth (conveyor queue-settings --max-depth)"
+                  : "--max-queue-depth on conveyord, or set the queue's own max_depth"));
+}
+
+absl::Status TooManyQueues(size_t queues, size_t limit) {
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "the coordinator already has ", queues, " queues and its limit is ", limit,
+      "; nothing was created: reuse existing queue names or raise --max-queues on conveyord"));
+}
+
 }  // namespace conveyor::errors

@@ -22,6 +22,13 @@ absl::Status AlreadyEnded(const Job& job);
 absl::Status LeaseLost(JobId id, FencingToken token);
 absl::Status NotYourLease(JobId id, FencingToken token);
 absl::Status Draining();
+// RESOURCE_EXHAUSTED: `queue` holds `holds` unfinished jobs, `adding` more
+// would pass `limit` (the queue's max_depth when `own_setting`, else
+// --max-queue-depth).
+absl::Status QueueFull(std::string_view queue, int64_t holds, int64_t adding, int64_t limit,
+                       bool own_setting);
+// RESOURCE_EXHAUSTED: a new queue beyond --max-queues.
+absl::Status TooManyQueues(size_t queues, size_t limit);
 
 }  // namespace conveyor::errors
 

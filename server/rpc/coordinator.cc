@@ -35,6 +35,7 @@ struct Coordinator::Parts {
   std::unique_ptr<Engine> engine;
   std::unique_ptr<Ticker> ticker;
   std::unique_ptr<Authorizer> authorizer;
+  std::unique_ptr<CallLimits> call_limits;
   std::unique_ptr<JobService> job_service;
   std::unique_ptr<WorkerService> worker_service;
   std::unique_ptr<AdminService> admin_service;
@@ -47,6 +48,19 @@ struct Coordinator::Parts {
 };
 
 absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(CoordinatorOptions options) {
+  if (options.max_message_bytes <= 0 ||
+      static_cast<size_t>(options.max_message_bytes) <= options.engine.max_payload_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max-message-bytes (", options.max_message_bytes, ") must exceed --max-payload-bytes (",
+        options.engine.max_payload_bytes, "): a request carries a payload and more"));
+  }
+  const size_t min_send_queue = 2 * static_cast<size_t>(options.engine.max_worker_concurrency) + 16;
+  if (options.max_worker_send_queue > 0 && options.max_worker_send_queue < min_send_queue) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max-worker-send-queue (", options.max_worker_send_queue, ") must be at least ",
+        min_send_queue, " (2 x --max-worker-concurrency + 16): a worker that reads its stream "
+        "may have an assignment and an ack waiting per slot"));
+  }
   auto parts = std::make_unique<Parts>();
   auto credentials = ServerCredentialsFor(options.tls);
   if (!credentials.ok()) return credentials.status();
@@ -85,10 +99,13 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(CoordinatorOptio
   parts->ticker = std::make_unique<Ticker>(parts->engine.get());
 
   const Authorizer* authorizer = parts->authorizer.get();
+  parts->call_limits = std::make_unique<CallLimits>(options.call_limits);
   parts->job_service = std::make_unique<JobService>(parts->engine.get(), parts->store.get(),
-                                                    &parts->clock, authorizer);
-  parts->worker_service = std::make_unique<WorkerService>(parts->engine.get(), parts->store.get(),
-                                                          &parts->clock, authorizer);
+                                                    &parts->clock, parts->call_limits.get(),
+                                                    authorizer);
+  parts->worker_service = std::make_unique<WorkerService>(
+      parts->engine.get(), parts->store.get(), &parts->clock, parts->call_limits.get(),
+      options.max_worker_send_queue, authorizer);
   parts->admin_service =
       std::make_unique<AdminService>(parts->engine.get(), parts->store.get(), authorizer);
 
@@ -99,8 +116,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(CoordinatorOptio
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, *credentials, &parts->port);
-  builder.SetMaxReceiveMessageSize(
-      static_cast<int>(std::max<size_t>(options.engine.max_payload_bytes * 2, 4 << 20)));
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.RegisterService(parts->job_service.get());
   builder.RegisterService(parts->worker_service.get());
   builder.RegisterService(parts->admin_service.get());

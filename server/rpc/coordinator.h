@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "server/engine/engine.h"
 #include "server/rpc/transport_security.h"
+#include "server/rpc/call_limits.h"
 
 namespace conveyor::rpc {
 
@@ -31,6 +32,15 @@ struct CoordinatorOptions {
   // Access tokens, one `TOKEN ROLE` per line (token_table.h); empty: every
   // caller may call everything.
   std::string tokens_file;
+  // Largest request the gRPC server reads; larger ones get
+  // RESOURCE_EXHAUSTED. Must exceed engine.max_payload_bytes.
+  int max_message_bytes = 16 << 20;
+  // Streams and waits per peer, waits in total (call_limits.h).
+  CallLimitOptions call_limits;
+  // Messages that may wait unread on one worker stream before it is ended
+  // with RESOURCE_EXHAUSTED; 0: unlimited. At least 2 x
+  // engine.max_worker_concurrency + 16, so a worker that reads is never cut.
+  size_t max_worker_send_queue = 10000;
   EngineOptions engine;
 };
 

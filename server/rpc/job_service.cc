@@ -42,9 +42,12 @@ class JobWaitReactor : public grpc::ServerUnaryReactor,
       : engine_(engine), store_(store), id_(id), response_(response), run_job_(run_job),
         context_(context) {}
 
-  // Starts watching; returns the reactor for gRPC.
-  static grpc::ServerUnaryReactor* Start(std::shared_ptr<JobWaitReactor> reactor) {
+  // Starts watching; returns the reactor for gRPC. It holds `ticket` until
+  // done.
+  static grpc::ServerUnaryReactor* Start(std::shared_ptr<JobWaitReactor> reactor,
+                                         CallTicket ticket) {
     reactor->self_ = reactor;
+    reactor->ticket_ = std::move(ticket);
     auto handle = reactor->engine_->Watch(reactor->id_, reactor);
     if (!handle.ok()) {
       reactor->FinishOnce(ToGrpcStatus(handle.status()), nullptr);
@@ -87,6 +90,7 @@ class JobWaitReactor : public grpc::ServerUnaryReactor,
 
   void OnDone() override {
     engine_->Unwatch(id_, handle_.load());
+    ticket_ = CallTicket();
     self_.reset();  // May destroy this object: touch nothing after.
   }
 
@@ -105,6 +109,7 @@ class JobWaitReactor : public grpc::ServerUnaryReactor,
   grpc::CallbackServerContext* const context_;
   std::atomic<bool> finished_{false};
   std::atomic<uint64_t> handle_{0};
+  CallTicket ticket_;  // Touched only by Start and OnDone.
   std::shared_ptr<JobWaitReactor> self_;
 };
 
@@ -116,8 +121,16 @@ class JobWatchReactor : public grpc::ServerWriteReactor<v1::JobUpdate>,
  public:
   JobWatchReactor(Engine* engine, JobId id) : engine_(engine), id_(id) {}
 
-  static grpc::ServerWriteReactor<v1::JobUpdate>* Start(std::shared_ptr<JobWatchReactor> r) {
+  // Starts watching when `ticket` admitted the call, else ends it with the
+  // refusal; returns the reactor for gRPC.
+  static grpc::ServerWriteReactor<v1::JobUpdate>* Start(std::shared_ptr<JobWatchReactor> r,
+                                                        absl::StatusOr<CallTicket> ticket) {
     r->self_ = r;
+    if (!ticket.ok()) {
+      r->Close(ToGrpcStatus(ticket.status()));
+      return r.get();
+    }
+    r->ticket_ = *std::move(ticket);
     auto handle = r->engine_->Watch(r->id_, r);
     if (!handle.ok()) {
       r->Close(ToGrpcStatus(handle.status()));
@@ -174,6 +187,7 @@ class JobWatchReactor : public grpc::ServerWriteReactor<v1::JobUpdate>,
 
   void OnDone() override {
     engine_->Unwatch(id_, handle_.load());
+    ticket_ = CallTicket();
     self_.reset();  // May destroy this object: touch nothing after.
   }
 
@@ -192,6 +206,7 @@ class JobWatchReactor : public grpc::ServerWriteReactor<v1::JobUpdate>,
   Engine* const engine_;
   const JobId id_;
   std::atomic<uint64_t> handle_{0};
+  CallTicket ticket_;  // Touched only by Start and OnDone.
   std::shared_ptr<JobWatchReactor> self_;
   absl::Mutex mu_;
   std::deque<v1::JobUpdate> pending_ ABSL_GUARDED_BY(mu_);
@@ -288,15 +303,20 @@ grpc::ServerUnaryReactor* JobService::WaitJob(grpc::CallbackServerContext* conte
                                               v1::Job* response) {
   auto* refused = RefuseUnary(authorizer_, context, "/conveyor.v1.JobService/WaitJob");
   if (refused != nullptr) return refused;
-  return JobWaitReactor::Start(std::make_shared<JobWaitReactor>(
-      engine_, store_, JobId{request->id()}, response, /*run_job=*/false, context));
+  auto ticket = limits_->Admit(context->peer(), /*wait=*/true);
+  if (!ticket.ok()) return FinishNow(context, ticket.status());
+  return JobWaitReactor::Start(
+      std::make_shared<JobWaitReactor>(engine_, store_, JobId{request->id()}, response,
+                                       /*run_job=*/false, context),
+      *std::move(ticket));
 }
 
 grpc::ServerWriteReactor<v1::JobUpdate>* JobService::WatchJob(
     grpc::CallbackServerContext* context, const v1::WatchJobRequest* request) {
   grpc::Status refused = CheckCall(authorizer_, *context, "/conveyor.v1.JobService/WatchJob");
   if (!refused.ok()) return new RefusedStream<grpc::ServerWriteReactor<v1::JobUpdate>>(refused);
-  return JobWatchReactor::Start(std::make_shared<JobWatchReactor>(engine_, JobId{request->id()}));
+  return JobWatchReactor::Start(std::make_shared<JobWatchReactor>(engine_, JobId{request->id()}),
+                                limits_->Admit(context->peer(), /*wait=*/true));
 }
 
 grpc::ServerUnaryReactor* JobService::RunJob(grpc::CallbackServerContext* context,
@@ -314,12 +334,17 @@ grpc::ServerUnaryReactor* JobService::RunJob(grpc::CallbackServerContext* contex
     spec->deadline = deadline;
     spec->timeout.reset();
   }
+  // Admitted before the submit, so a refused RunJob leaves no job behind.
+  auto ticket = limits_->Admit(context->peer(), /*wait=*/true);
+  if (!ticket.ok()) return FinishNow(context, ticket.status());
   std::vector<JobSpec> specs;
   specs.push_back(*std::move(spec));
   auto submitted = engine_->Submit(std::move(specs));
   if (!submitted.ok()) return FinishNow(context, submitted.status());
-  return JobWaitReactor::Start(std::make_shared<JobWaitReactor>(
-      engine_, store_, submitted->value[0].id, response, /*run_job=*/true, context));
+  return JobWaitReactor::Start(
+      std::make_shared<JobWaitReactor>(engine_, store_, submitted->value[0].id, response,
+                                       /*run_job=*/true, context),
+      *std::move(ticket));
 }
 
 }  // namespace conveyor::rpc

@@ -5,20 +5,26 @@
 #include "server/engine/clock.h"
 #include "server/engine/engine.h"
 #include "server/rpc/authorizer.h"
+#include "server/rpc/call_limits.h"
 #include "server/store/store.h"
 
 namespace conveyor::rpc {
 
 // conveyor.v1.JobService on the callback API: converts protos, calls the
 // engine, and replies once the change is durable in the store. Waiting calls
-// (WaitJob, RunJob, WatchJob) hold no thread: they are engine watchers.
-// Every call is first checked by `authorizer` (nullptr: none).
-// Thread-safe; `engine`, `store`, `clock` and `authorizer` must outlive it.
+// (WaitJob, RunJob, WatchJob) hold no thread: they are engine watchers, each
+// admitted by `limits` (RESOURCE_EXHAUSTED over a limit; a refused RunJob
+// submits nothing). Every call is first checked by `authorizer` (nullptr:
+// none). Thread-safe; the pointers must outlive it.
 class JobService final : public v1::JobService::CallbackService {
  public:
-  JobService(Engine* engine, Store* store, const Clock* clock,
+  JobService(Engine* engine, Store* store, const Clock* clock, CallLimits* limits,
              const Authorizer* authorizer = nullptr)
-      : engine_(engine), store_(store), clock_(clock), authorizer_(authorizer) {}
+      : engine_(engine),
+        store_(store),
+        clock_(clock),
+        authorizer_(authorizer),
+        limits_(limits) {}
 
   grpc::ServerUnaryReactor* Submit(grpc::CallbackServerContext* context,
                                    const v1::SubmitRequest* request,
@@ -46,6 +52,7 @@ class JobService final : public v1::JobService::CallbackService {
   Store* const store_;
   const Clock* const clock_;
   const Authorizer* const authorizer_;
+  CallLimits* const limits_;
 };
 
 }  // namespace conveyor::rpc

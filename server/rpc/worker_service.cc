@@ -1,5 +1,6 @@
 #include "server/rpc/worker_service.h"
 
+#include "server/rpc/status_conversion.h"
 #include "server/rpc/worker_session.h"
 
 namespace conveyor::rpc {
@@ -9,8 +10,10 @@ grpc::ServerBidiReactor<v1::WorkerMessage, v1::CoordinatorMessage>* WorkerServic
   using Reactor = grpc::ServerBidiReactor<v1::WorkerMessage, v1::CoordinatorMessage>;
   grpc::Status refused = CheckCall(authorizer_, *context, "/conveyor.v1.WorkerService/Connect");
   if (!refused.ok()) return new RefusedStream<Reactor>(refused);
-  return WorkerSession::Start(
-      std::make_shared<WorkerSession>(engine_, store_, clock_, context->peer()));
+  auto ticket = limits_->Admit(context->peer(), /*wait=*/false);
+  if (!ticket.ok()) return new RefusedStream<Reactor>(ToGrpcStatus(ticket.status()));
+  return WorkerSession::Start(std::make_shared<WorkerSession>(
+      engine_, store_, clock_, context->peer(), *std::move(ticket), max_send_queue_));
 }
 
 }  // namespace conveyor::rpc

@@ -5,19 +5,27 @@
 #include "server/engine/clock.h"
 #include "server/engine/engine.h"
 #include "server/rpc/authorizer.h"
+#include "server/rpc/call_limits.h"
 #include "server/store/store.h"
 
 namespace conveyor::rpc {
 
 // conveyor.v1.WorkerService: each Connect stream is one WorkerSession
 // reactor (worker_session.h); no thread per stream. Every call is first
-// checked by `authorizer` (nullptr: none). Thread-safe; `engine`, `store`,
-// `clock` and `authorizer` must outlive it.
+// checked by `authorizer` (nullptr: none). A stream `limits` does not admit
+// ends at once with RESOURCE_EXHAUSTED; one whose worker lets more than
+// `max_send_queue` messages wait unread is ended too. Thread-safe; the
+// pointers must outlive it.
 class WorkerService final : public v1::WorkerService::CallbackService {
  public:
-  WorkerService(Engine* engine, Store* store, const Clock* clock,
-                const Authorizer* authorizer = nullptr)
-      : engine_(engine), store_(store), clock_(clock), authorizer_(authorizer) {}
+  WorkerService(Engine* engine, Store* store, const Clock* clock, CallLimits* limits,
+                size_t max_send_queue, const Authorizer* authorizer = nullptr)
+      : engine_(engine),
+        store_(store),
+        clock_(clock),
+        authorizer_(authorizer),
+        limits_(limits),
+        max_send_queue_(max_send_queue) {}
 
   grpc::ServerBidiReactor<v1::WorkerMessage, v1::CoordinatorMessage>* Connect(
       grpc::CallbackServerContext* context) override;
@@ -27,6 +35,8 @@ class WorkerService final : public v1::WorkerService::CallbackService {
   Store* const store_;
   const Clock* const clock_;
   const Authorizer* const authorizer_;
+  CallLimits* const limits_;
+  const size_t max_send_queue_;
 };
 
 }  // namespace conveyor::rpc

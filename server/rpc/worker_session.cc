@@ -23,8 +23,14 @@ v1::CoordinatorMessage MakeAck(uint64_t job_id, uint64_t token, bool accepted,
 
 }  // namespace
 
-WorkerSession::WorkerSession(Engine* engine, Store* store, const Clock* clock, std::string peer)
-    : engine_(engine), store_(store), clock_(clock), peer_(std::move(peer)) {}
+WorkerSession::WorkerSession(Engine* engine, Store* store, const Clock* clock, std::string peer,
+                             CallTicket ticket, size_t max_send_queue)
+    : engine_(engine),
+      store_(store),
+      clock_(clock),
+      peer_(std::move(peer)),
+      max_send_queue_(max_send_queue),
+      ticket_(std::move(ticket)) {}
 
 WorkerSession* WorkerSession::Start(std::shared_ptr<WorkerSession> session) {
   session->self_ = session;
@@ -101,6 +107,7 @@ void WorkerSession::OnCancel() {
 }
 
 void WorkerSession::OnDone() {
+  ticket_ = CallTicket();
   self_.reset();  // May destroy this object: touch nothing after.
 }
 
@@ -217,21 +224,47 @@ absl::Status WorkerSession::Answer(uint64_t job_id, uint64_t token,
 }
 
 void WorkerSession::Send(v1::CoordinatorMessage message) {
+  bool overflowed = false;
   {
     absl::MutexLock lock(&mu_);
-    if (closing_) return;
+    if (closing_ || overflowed_) return;
     if (!welcomed_ && !message.has_welcome()) {
       held_.push_back(std::move(message));
       return;
     }
-    if (writing_) {
+    if (writing_ && max_send_queue_ > 0 && outbox_.size() >= max_send_queue_) {
+      overflowed_ = overflowed = true;  // The one bounded check: see CloseOverflowed.
+      outbox_.clear();
+    } else if (writing_) {
       outbox_.push_back(std::move(message));
       return;
+    } else {
+      writing_ = true;
+      writing_msg_ = std::move(message);
     }
-    writing_ = true;
-    writing_msg_ = std::move(message);
   }
-  StartWrite(&writing_msg_);
+  if (overflowed) {
+    CloseOverflowed();
+  } else {
+    StartWrite(&writing_msg_);
+  }
+}
+
+void WorkerSession::CloseOverflowed() {
+  spdlog::warn("worker stream over --max-worker-send-queue peer={} queued={}", peer_,
+               max_send_queue_);
+  overflow_alarm_.Set(gpr_now(GPR_CLOCK_MONOTONIC),
+                      [self = shared_from_this()](bool) mutable {
+                        // Dropped before returning: the last reference may go here.
+                        auto session = std::move(self);
+                        session->Close(grpc::Status(
+                            grpc::StatusCode::RESOURCE_EXHAUSTED,
+                            absl::StrCat("the worker left ", session->max_send_queue_,
+                                         " messages unread on its stream; the coordinator "
+                                         "ended it and gave its jobs to other workers: read "
+                                         "the stream promptly, or raise "
+                                         "--max-worker-send-queue on conveyord")));
+                      });
 }
 
 void WorkerSession::Close(grpc::Status status) {

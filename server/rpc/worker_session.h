@@ -6,11 +6,14 @@
 #include <string>
 #include <vector>
 
+#include <grpcpp/alarm.h>
+
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "conveyor/v1/worker_service.grpc.pb.h"
 #include "server/engine/clock.h"
 #include "server/engine/engine.h"
+#include "server/rpc/call_limits.h"
 #include "server/store/store.h"
 
 namespace conveyor::rpc {
@@ -25,13 +28,21 @@ namespace conveyor::rpc {
 // only get a rejected ResultAck. Whenever the stream ends the worker is
 // disconnected from the engine, which returns its leases at once.
 //
+// A worker that does not read its stream: once `max_send_queue` messages
+// wait behind the write in flight, the rest are dropped and the stream ends
+// with RESOURCE_EXHAUSTED (its leases go to other workers), so it can neither
+// hold jobs nor grow the coordinator's memory.
+//
 // Owned by itself from Start until gRPC's OnDone (and by the engine while it
 // holds the channel). Thread-safe.
 class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::CoordinatorMessage>,
                       public WorkerChannel,
                       public std::enable_shared_from_this<WorkerSession> {
  public:
-  WorkerSession(Engine* engine, Store* store, const Clock* clock, std::string peer);
+  // `ticket`: the stream's place among its peer's (released in OnDone).
+  // `max_send_queue`: 0 is unlimited.
+  WorkerSession(Engine* engine, Store* store, const Clock* clock, std::string peer,
+                CallTicket ticket, size_t max_send_queue);
   // Starts reading; returns the reactor for gRPC.
   static WorkerSession* Start(std::shared_ptr<WorkerSession> session);
 
@@ -59,11 +70,17 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   // Disconnects from the engine (once) and finishes the stream after the
   // write in flight.
   void Close(grpc::Status status) ABSL_LOCKS_EXCLUDED(mu_);
+  // Close with RESOURCE_EXHAUSTED, from a gRPC thread: Send's callers
+  // (engine effects, store callbacks) must not call into the engine.
+  void CloseOverflowed() ABSL_LOCKS_EXCLUDED(mu_);
 
   Engine* const engine_;
   Store* const store_;
   const Clock* const clock_;
   const std::string peer_;
+  const size_t max_send_queue_;
+  CallTicket ticket_;  // Touched only by the constructor and OnDone.
+  grpc::Alarm overflow_alarm_;  // Set once, by CloseOverflowed.
   std::shared_ptr<WorkerSession> self_;
   v1::WorkerMessage incoming_;  // The read in flight; touched only by reactions.
 
@@ -77,6 +94,7 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   v1::CoordinatorMessage writing_msg_;  // The write in flight; touched only by its writer.
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  bool overflowed_ ABSL_GUARDED_BY(mu_) = false;  // Over max_send_queue_: send nothing more.
   bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
 };

@@ -98,6 +98,42 @@ TEST_F(EngineTest, MaxDepthCountsUnendedJobsOnly) {
   EXPECT_OK(engine().Submit({Spec()}));  // A succeeded job no longer counts.
 }
 
+TEST_F(EngineTest, MaxQueueDepthIsTheDefaultForQueuesWithoutTheirOwn) {
+  options_.max_queue_depth = 2;
+  // A new queue: a batch bigger than the limit is refused and creates nothing.
+  EXPECT_STATUS(engine().Submit({Spec("fresh"), Spec("fresh"), Spec("fresh")}),
+                absl::StatusCode::kResourceExhausted, "--max-queue-depth");
+  EXPECT_EQ(observer_.last_seq(), 0u) << "nothing submitted";
+  EXPECT_STATUS(engine().GetQueue("fresh"), absl::StatusCode::kNotFound, "");
+
+  SubmitOne(Spec());
+  SubmitOne(Spec());
+  const uint64_t seq = observer_.last_seq();
+  EXPECT_STATUS(engine().Submit({Spec()}), absl::StatusCode::kResourceExhausted,
+                "holds 2 unfinished jobs");
+  EXPECT_EQ(observer_.last_seq(), seq);
+  EXPECT_EQ(StatsOf("q").queued, 2);
+
+  // The queue's own max_depth wins, above the default too.
+  QueueSettingsUpdate u;
+  u.max_depth = 3;
+  Configure("q", u);
+  SubmitOne(Spec());
+  EXPECT_STATUS(engine().Submit({Spec()}), absl::StatusCode::kResourceExhausted,
+                "queue-settings --max-depth");
+}
+
+TEST_F(EngineTest, MaxQueuesCountsQueuesMadeByUpdateQueue) {
+  options_.max_queues = 1;
+  SubmitOne(Spec("q1"));
+  QueueSettingsUpdate u;
+  u.paused = true;
+  EXPECT_STATUS(engine().UpdateQueue("q2", u), absl::StatusCode::kResourceExhausted,
+                "--max-queues");
+  EXPECT_STATUS(engine().GetQueue("q2"), absl::StatusCode::kNotFound, "");
+  EXPECT_OK(engine().UpdateQueue("q1", u));  // An existing queue still takes settings.
+}
+
 TEST_F(EngineTest, MaxRunningAcrossWorkers) {
   QueueSettingsUpdate u;
   u.max_running = 2;
