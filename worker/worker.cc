@@ -33,6 +33,12 @@ class Worker::Deferred {
   void Info(fmt::format_string<Args...> format, Args&&... args) {
     Add([line = fmt::format(format, std::forward<Args>(args)...)] { spdlog::info("{}", line); });
   }
+  // Formats only when debug lines are on: per-job lines stay cheap at info.
+  template <typename... Args>
+  void Debug(fmt::format_string<Args...> format, Args&&... args) {
+    if (!spdlog::should_log(spdlog::level::debug)) return;
+    Add([line = fmt::format(format, std::forward<Args>(args)...)] { spdlog::debug("{}", line); });
+  }
   template <typename... Args>
   void Warn(fmt::format_string<Args...> format, Args&&... args) {
     Add([line = fmt::format(format, std::forward<Args>(args)...)] { spdlog::warn("{}", line); });
@@ -95,6 +101,10 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(WorkerOptions options) {
   }
   if (options.channel == nullptr && options.coordinator.empty()) {
     return absl::InvalidArgumentError("worker: no coordinator address");
+  }
+  if (options.max_batch < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("worker: max_batch must be >= 1, got ", options.max_batch));
   }
   if (options.drain_timeout < absl::ZeroDuration() ||
       options.cancel_grace < absl::ZeroDuration()) {
@@ -259,6 +269,7 @@ conveyor::v1::Hello Worker::MakeHelloLocked() const {
     for (const auto& [type, handler] : handlers_) hello.add_types(type);
   }
   hello.set_concurrency(options_.concurrency);
+  hello.set_max_batch(options_.max_batch);
   for (const auto& [k, v] : options_.labels) (*hello.mutable_labels())[k] = v;
   return hello;
 }
@@ -274,7 +285,7 @@ void Worker::Connect() {
     welcomed_ = false;
     reconnect_at_ = absl::InfiniteFuture();
     hello = MakeHelloLocked();
-    stream = WorkerStream::Create(stub_.get(), this);  // takes the owner hold
+    stream = WorkerStream::Create(stub_.get(), this, options_.max_batch);  // takes the owner hold
     stream_ = stream;
     ++streams_alive_;
     SetStateLocked(StreamState::kConnecting, &after);
@@ -287,6 +298,23 @@ void Worker::OnStreamMessage(WorkerStream* stream, const CoordinatorMessage& mes
   Deferred after;
   absl::MutexLock lock(&mu_);
   if (stream != stream_) return;  // a stream we already let go of
+  if (message.has_batch()) {
+    for (const CoordinatorMessage& m : message.batch().messages()) {
+      if (m.has_batch()) {
+        after.Warn("event=nested_batch_ignored");
+        continue;
+      }
+      HandleMessageLocked(m, &after);
+      if (stream != stream_) break;  // e.g. a drain ended the worker
+    }
+  } else {
+    HandleMessageLocked(message, &after);
+  }
+  MaybeFinishDrainLocked(&after);
+}
+
+void Worker::HandleMessageLocked(const CoordinatorMessage& message, Deferred* after_ptr) {
+  Deferred& after = *after_ptr;
   switch (message.kind_case()) {
     case CoordinatorMessage::kWelcome:
       HandleWelcome(message.welcome(), &after);
@@ -322,11 +350,11 @@ void Worker::OnStreamMessage(WorkerStream* stream, const CoordinatorMessage& mes
       }
       break;
     }
+    case CoordinatorMessage::kBatch:  // OnStreamMessage unpacks these
     case CoordinatorMessage::KIND_NOT_SET:
       after.Warn("event=unknown_message");
       break;
   }
-  MaybeFinishDrainLocked(&after);
 }
 
 void Worker::HandleWelcome(const conveyor::v1::Welcome& welcome, Deferred* after) {
@@ -375,6 +403,7 @@ void Worker::HandleAssignment(const conveyor::v1::Assignment& assignment, Deferr
   if (assignment.has_deadline_in()) {
     info.deadline = absl::Now() + FromProto(assignment.deadline_in());
   }
+  const absl::Time info_deadline = info.deadline;
   auto context = std::make_shared<JobContext>(
       std::move(info),
       [this, key](int percent, const std::string& message) { SendProgress(key, percent, message); });
@@ -382,11 +411,13 @@ void Worker::HandleAssignment(const conveyor::v1::Assignment& assignment, Deferr
   active.context = std::move(context);
   active.generation = generation_;
   jobs_[key] = std::move(active);
-  after->Info("event=job_assigned job_id={} type={} attempt={} token={}", job.id(), job.type(),
-              assignment.attempt(), key.second);
+  after->Debug("event=job_assigned job_id={} type={} attempt={} token={}", job.id(), job.type(),
+               assignment.attempt(), key.second);
   SlotPool* pool = pool_.get();
   after->Add([this, pool, key] { pool->Submit([this, key] { RunJob(key); }); });
-  KickTimerLocked();  // a new deadline to watch
+  // A deadline earlier than the timer's next wake-up needs watching; jobs
+  // without one wake nobody.
+  if (info_deadline < timer_next_wake_) KickTimerLocked();
 }
 
 void Worker::HandleAck(const conveyor::v1::ResultAck& ack, Deferred* after) {
@@ -401,7 +432,7 @@ void Worker::HandleAck(const conveyor::v1::ResultAck& ack, Deferred* after) {
                                                : "release";
   unacked_.erase(it);
   if (ack.accepted()) {
-    after->Info("event=result_accepted job_id={} kind={}", key.first, kind);
+    after->Debug("event=result_accepted job_id={} kind={}", key.first, kind);
   } else {
     after->Warn("event=result_rejected job_id={} kind={} reason={}", key.first, kind,
                 Quote(ack.reason()));
@@ -518,10 +549,10 @@ void Worker::RunJob(AttemptKey key) {
     spdlog::debug("event=job_failed job_id={} took={} permanent={} error={}", key.first, Fmt(took),
                  IsPermanent(result.status()), Quote(result.status().message()));
   }
-  FinishJob(key, result);
+  FinishJob(key, std::move(result));
 }
 
-void Worker::FinishJob(AttemptKey key, const absl::StatusOr<std::string>& result) {
+void Worker::FinishJob(AttemptKey key, absl::StatusOr<std::string> result) {
   Deferred after;
   absl::MutexLock lock(&mu_);
   auto it = jobs_.find(key);
@@ -541,7 +572,7 @@ void Worker::FinishJob(AttemptKey key, const absl::StatusOr<std::string>& result
       auto* complete = m.mutable_complete();
       complete->set_job_id(key.first);
       complete->set_fencing_token(key.second);
-      complete->set_result(*result);
+      complete->set_result(std::move(*result));
     } else {
       auto* fail = m.mutable_fail();
       fail->set_job_id(key.first);
@@ -569,7 +600,7 @@ void Worker::SendProgress(AttemptKey key, int percent, const std::string& messag
   progress->set_fencing_token(key.second);
   progress->mutable_progress()->set_percent(percent);
   progress->mutable_progress()->set_message(message);
-  SendLocked({std::move(m)}, &after);
+  SendLocked(std::move(m), &after);
 }
 
 // --- helpers under mu_ ------------------------------------------------------
@@ -580,21 +611,32 @@ void Worker::SetStateLocked(StreamState state, Deferred* after) {
   state_ = state;
 }
 
+void Worker::SendLocked(WorkerMessage message, Deferred* after) {
+  if (stream_ == nullptr) return;
+  WorkerStream* stream = stream_;
+  stream->AddHold();  // our owner hold is outstanding, so this is allowed
+  after->Add([stream, message = std::move(message)]() mutable {
+    stream->Send(std::move(message));
+    stream->RemoveHold();
+  });
+}
+
 void Worker::SendLocked(std::vector<WorkerMessage> messages, Deferred* after) {
   if (stream_ == nullptr || messages.empty()) return;
   WorkerStream* stream = stream_;
   stream->AddHold();  // our owner hold is outstanding, so this is allowed
   after->Add([stream, messages = std::move(messages)]() mutable {
-    for (auto& m : messages) stream->Send(std::move(m));
+    stream->Send(std::move(messages));
     stream->RemoveHold();
   });
 }
 
 void Worker::SendResultLocked(AttemptKey key, WorkerMessage message, Deferred* after) {
-  unacked_[key] = message;
   if (welcomed_) {
-    SendLocked({std::move(message)}, after);
+    unacked_[key] = message;
+    SendLocked(std::move(message), after);
   } else {
+    unacked_[key] = std::move(message);
     after->Info("event=result_pending job_id={} reason=disconnected", key.first);
   }
 }
@@ -616,7 +658,7 @@ void Worker::UpdateConcurrencyLocked(Deferred* after) {
   WorkerMessage m;
   m.mutable_set_concurrency()->set_concurrency(wanted);
   after->Info("event=set_concurrency concurrency={}", wanted);
-  SendLocked({std::move(m)}, after);
+  SendLocked(std::move(m), after);
 }
 
 void Worker::StartDrainLocked(absl::Duration timeout, std::string_view why, Deferred* after) {
@@ -710,6 +752,7 @@ void Worker::TimerLoop() {
       if (timer_exit_) return;
       const absl::Time now = absl::Now();
       wake = TickLocked(now, &after);
+      timer_next_wake_ = wake;
       connect = !done_ && stream_ == nullptr && reconnect_at_ <= now;
     }
     if (connect) Connect();
@@ -722,7 +765,7 @@ absl::Time Worker::TickLocked(absl::Time now, Deferred* after) {
     if (now >= next_heartbeat_) {
       WorkerMessage m;
       m.mutable_heartbeat();
-      SendLocked({std::move(m)}, after);
+      SendLocked(std::move(m), after);
       next_heartbeat_ = now + heartbeat_interval_;
     }
     wake = std::min(wake, next_heartbeat_);

@@ -72,6 +72,13 @@ struct WorkerOptions {
   // (Wait() returns), as on Drain(); false drains the running jobs and then
   // reconnects, to serve the coordinator that replaces it.
   bool exit_on_coordinator_drain = true;
+  // Most messages in one stream message, either way: the coordinator may put
+  // up to this many assignments/acks/cancels in one CoordinatorBatch
+  // (Hello.max_batch), and results go out in WorkerBatches of up to this
+  // many when the coordinator accepts them. Batches hold only what piled up
+  // while the previous write was in flight, so they add no delay. 1: every
+  // message on its own.
+  int max_batch = 1000;
 };
 
 // A Conveyor worker: holds one WorkerService.Connect stream to the
@@ -158,6 +165,9 @@ class Worker : private WorkerStream::Listener {
   void OnStreamDone(WorkerStream* stream, const grpc::Status& status) override
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // One message of the coordinator's (a CoordinatorBatch's one at a time).
+  void HandleMessageLocked(const conveyor::v1::CoordinatorMessage& message, Deferred* after)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void HandleWelcome(const conveyor::v1::Welcome& welcome, Deferred* after)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void HandleAssignment(const conveyor::v1::Assignment& assignment, Deferred* after)
@@ -169,7 +179,7 @@ class Worker : private WorkerStream::Listener {
 
   // Pool side: runs one attempt, then reports it.
   void RunJob(AttemptKey key) ABSL_LOCKS_EXCLUDED(mu_);
-  void FinishJob(AttemptKey key, const absl::StatusOr<std::string>& result)
+  void FinishJob(AttemptKey key, absl::StatusOr<std::string> result)
       ABSL_LOCKS_EXCLUDED(mu_);
   void SendProgress(AttemptKey key, int percent, const std::string& message)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -188,6 +198,8 @@ class Worker : private WorkerStream::Listener {
   // Writes `messages` on the current stream (after unlocking); dropped when
   // there is none.
   void SendLocked(std::vector<conveyor::v1::WorkerMessage> messages, Deferred* after)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SendLocked(conveyor::v1::WorkerMessage message, Deferred* after)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Records a result until the coordinator acks it, and sends it if welcomed.
   void SendResultLocked(AttemptKey key, conveyor::v1::WorkerMessage message, Deferred* after)
@@ -243,6 +255,8 @@ class Worker : private WorkerStream::Listener {
   bool drain_cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   bool timer_exit_ ABSL_GUARDED_BY(mu_) = false;
+  // When the timer thread wakes next unless kicked.
+  absl::Time timer_next_wake_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   // Set with every wake-up of the timer so that none is lost between waits.
   bool timer_kick_ ABSL_GUARDED_BY(mu_) = false;
 };

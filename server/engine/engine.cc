@@ -756,13 +756,13 @@ bool Engine::TryAssign(WorkerId worker, WorkerState& ws, QueueState& qs, absl::T
   UpdateHunger(worker, ws);
   Changed(job);
   auto assignment = std::make_shared<Assignment>();
-  assignment->job = job;
+  assignment->job = JobForWorker(job);
   assignment->attempt = job.attempts;
   assignment->token = lease.token;
   assignment->lease_expires_at = lease.expires_at;
   assignment->deadline = std::min(job.deadline, lease.attempt_deadline);
   effects_.push_back(
-      [channel = ws.channel, assignment] { channel->Assign(*assignment); });
+      [channel = ws.channel, assignment] { channel->Assign(std::move(*assignment)); });
   return true;
 }
 

@@ -118,6 +118,10 @@ struct Job {
   FencingToken last_token;
 };
 
+// A copy of `job` with what a worker needs to run it: everything but
+// history, result, error, cancel_reason and progress (left empty).
+Job JobForWorker(const Job& job);
+
 }  // namespace conveyor
 
 #endif  // CONVEYOR_SERVER_ENGINE_JOB_H_

@@ -12,7 +12,9 @@ namespace conveyor {
 
 // A job leased to a worker.
 struct Assignment {
-  Job job;  // Snapshot at lease time, payload included.
+  // Snapshot at lease time of what a worker needs (JobForWorker): payload
+  // included; no history, result, error or progress.
+  Job job;
   int32_t attempt = 0;
   FencingToken token;
   absl::Time lease_expires_at;
@@ -30,7 +32,8 @@ struct Assignment {
 class WorkerChannel {
  public:
   virtual ~WorkerChannel() = default;
-  virtual void Assign(const Assignment& assignment) = 0;
+  // The channel owns `assignment` (moving its payload out is fine).
+  virtual void Assign(Assignment assignment) = 0;
   // The job's lease is gone (cancelled, deadline passed, attempt timed out):
   // the worker should stop running it.
   virtual void Cancel(JobId job, FencingToken token, const std::string& reason) = 0;

@@ -231,8 +231,25 @@ WorkerHello FromProto(const v1::Hello& in) {
   return h;
 }
 
-void ToProto(const Assignment& a, absl::Time now, v1::Assignment* out) {
-  ToProto(a.job, out->mutable_job());
+void ToProto(Assignment a, absl::Time now, v1::Assignment* out) {
+  // Only the fields Assignment.job documents; strings moved, not copied.
+  Job& job = a.job;
+  v1::Job* j = out->mutable_job();
+  j->set_id(job.id.value);
+  j->set_queue(std::move(job.queue));
+  j->set_type(std::move(job.type));
+  j->set_payload(std::move(job.payload));
+  j->set_priority(job.priority);
+  if (!job.labels.empty()) {
+    auto* labels = j->mutable_labels();
+    for (auto& [k, v] : job.labels) (*labels)[k] = std::move(v);
+  }
+  j->set_idempotency_key(std::move(job.idempotency_key));
+  j->set_max_attempts(job.max_attempts);
+  SetTime(job.deadline, [&] { return j->mutable_deadline(); });
+  j->set_state(v1::JOB_STATE_RUNNING);
+  j->set_attempts(job.attempts);
+  SetTime(job.created_at, [&] { return j->mutable_created_at(); });
   out->set_attempt(a.attempt);
   out->set_fencing_token(a.token.value);
   ToProtoDuration(std::max(absl::ZeroDuration(), a.lease_expires_at - now),

@@ -22,8 +22,9 @@ absl::StatusOr<QueueSettingsUpdate> FromProto(const v1::QueueSettings& settings)
 void ToProto(const QueueStats& stats, v1::QueueInfo* out);
 void ToProto(const WorkerStats& stats, v1::WorkerInfo* out);
 WorkerHello FromProto(const v1::Hello& hello);
-// Durations the worker acts on are measured from `now` (clock skew).
-void ToProto(const Assignment& assignment, absl::Time now, v1::Assignment* out);
+// Durations the worker acts on are measured from `now` (clock skew). Sets
+// the job fields Assignment.job documents, moving its strings.
+void ToProto(Assignment assignment, absl::Time now, v1::Assignment* out);
 
 }  // namespace conveyor::rpc
 

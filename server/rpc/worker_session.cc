@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "server/rpc/durable_reply.h"
 #include "server/rpc/proto_convert.h"
@@ -19,6 +21,26 @@ v1::CoordinatorMessage MakeAck(uint64_t job_id, uint64_t token, bool accepted,
   ack->set_accepted(accepted);
   ack->set_reason(std::move(reason));
   return m;
+}
+
+// About the bytes `m` adds to a batch: its strings and payload, plus a bit.
+size_t ApproxBytes(const v1::CoordinatorMessage& m) {
+  constexpr size_t kOverhead = 64;
+  switch (m.kind_case()) {
+    case v1::CoordinatorMessage::kAssignment: {
+      const v1::Job& job = m.assignment().job();
+      size_t n = kOverhead * 2 + job.payload().size() + job.queue().size() + job.type().size() +
+                 job.idempotency_key().size();
+      for (const auto& [k, v] : job.labels()) n += k.size() + v.size() + 8;
+      return n;
+    }
+    case v1::CoordinatorMessage::kAck:
+      return kOverhead + m.ack().reason().size();
+    case v1::CoordinatorMessage::kCancel:
+      return kOverhead + m.cancel().reason().size();
+    default:
+      return kOverhead;
+  }
 }
 
 }  // namespace
@@ -40,12 +62,12 @@ WorkerSession* WorkerSession::Start(std::shared_ptr<WorkerSession> session) {
 
 // --- WorkerChannel ---
 
-void WorkerSession::Assign(const Assignment& assignment) {
+void WorkerSession::Assign(Assignment assignment) {
   SPDLOG_DEBUG("job assigned id={} queue={} type={} attempt={} token={} peer={}",
                assignment.job.id.value, assignment.job.queue, assignment.job.type,
                assignment.attempt, assignment.token.value, peer_);
   v1::CoordinatorMessage m;
-  ToProto(assignment, clock_->Now(), m.mutable_assignment());
+  ToProto(std::move(assignment), clock_->Now(), m.mutable_assignment());
   Send(std::move(m));
 }
 
@@ -85,8 +107,7 @@ void WorkerSession::OnWriteDone(bool ok) {
     absl::MutexLock lock(&mu_);
     if (!ok) closing_ = true;
     if (!closing_ && !outbox_.empty()) {
-      writing_msg_ = std::move(outbox_.front());
-      outbox_.pop_front();
+      TakeNextWriteLocked();
       write_next = true;
     } else {
       writing_ = false;
@@ -128,9 +149,30 @@ absl::Status WorkerSession::Handle(const v1::WorkerMessage& message) {
     }
     worker = worker_;
   }
+  if (message.kind_case() == v1::WorkerMessage::kHello) return HandleHello(message.hello());
+  if (message.kind_case() != v1::WorkerMessage::kBatch) return HandleAfterHello(worker, message);
+  const auto& messages = message.batch().messages();
+  if (messages.empty() || messages.size() > kMaxBatch) {
+    return absl::InvalidArgumentError(absl::StrCat("WorkerBatch holds ", messages.size(),
+                                                   " messages; send 1 to ", kMaxBatch));
+  }
+  for (int i = 0; i < messages.size(); ++i) {
+    const auto kind = messages[i].kind_case();
+    if (kind == v1::WorkerMessage::kHello || kind == v1::WorkerMessage::kBatch) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("WorkerBatch.messages[", i, "] is a ",
+                       kind == v1::WorkerMessage::kHello ? "Hello" : "WorkerBatch",
+                       ": a batch holds only the messages that follow Hello, unnested"));
+    }
+    absl::Status s = HandleAfterHello(worker, messages[i]);
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WorkerSession::HandleAfterHello(WorkerId worker,
+                                             const v1::WorkerMessage& message) {
   switch (message.kind_case()) {
-    case v1::WorkerMessage::kHello:
-      return HandleHello(message.hello());
     case v1::WorkerMessage::kSetConcurrency:
       return engine_->SetConcurrency(worker, message.set_concurrency().concurrency());
     case v1::WorkerMessage::kHeartbeat:
@@ -163,10 +205,13 @@ absl::Status WorkerSession::Handle(const v1::WorkerMessage& message) {
       return Answer(r.job_id(), r.fencing_token(),
                     engine_->Release(worker, JobId{r.job_id()}, FencingToken{r.fencing_token()}));
     }
+    case v1::WorkerMessage::kHello:
+    case v1::WorkerMessage::kBatch:
+      break;  // Handle() takes these.
     case v1::WorkerMessage::KIND_NOT_SET:
-      break;
+      return absl::InvalidArgumentError("empty WorkerMessage: set one of its fields");
   }
-  return absl::InvalidArgumentError("empty WorkerMessage: set one of its fields");
+  return absl::InternalError("HandleAfterHello got a Hello or a WorkerBatch");
 }
 
 absl::Status WorkerSession::HandleHello(const v1::Hello& hello) {
@@ -181,6 +226,9 @@ absl::Status WorkerSession::HandleHello(const v1::Hello& hello) {
   ToProtoDuration(welcome->lease_duration, w->mutable_lease_duration());
   ToProtoDuration(welcome->heartbeat_interval, w->mutable_heartbeat_interval());
   w->set_concurrency(welcome->concurrency);
+  const int max_batch = hello.max_batch() > 1 ? std::min(hello.max_batch(), kMaxBatch) : 0;
+  w->set_max_batch(max_batch);
+  w->set_max_worker_batch(kMaxBatch);
   bool closed;
   {
     // Welcome goes first, then what the engine assigned meanwhile.
@@ -189,6 +237,7 @@ absl::Status WorkerSession::HandleHello(const v1::Hello& hello) {
     if (!closed) {
     worker_ = welcome->id;
     welcomed_ = true;
+    max_batch_ = max_batch;
     for (auto& h : held_) outbox_.push_back(std::move(h));
     held_.clear();
     writing_ = true;  // Nothing was written before Welcome.
@@ -265,6 +314,29 @@ void WorkerSession::CloseOverflowed() {
                                          "the stream promptly, or raise "
                                          "--max-worker-send-queue on conveyord")));
                       });
+}
+
+void WorkerSession::TakeNextWriteLocked() {
+  if (max_batch_ <= 1 || outbox_.size() == 1) {
+    writing_msg_ = std::move(outbox_.front());
+    outbox_.pop_front();
+    return;
+  }
+  writing_msg_.Clear();
+  auto* messages = writing_msg_.mutable_batch()->mutable_messages();
+  size_t bytes = 0;
+  while (!outbox_.empty() && messages->size() < max_batch_) {
+    const size_t size = ApproxBytes(outbox_.front());
+    if (!messages->empty() && bytes + size > kMaxBatchBytes) break;
+    bytes += size;
+    *messages->Add() = std::move(outbox_.front());
+    outbox_.pop_front();
+  }
+  if (messages->size() == 1) {
+    // Too big to share a batch: it goes on its own.
+    v1::CoordinatorMessage single = std::move(*messages->Mutable(0));
+    writing_msg_ = std::move(single);
+  }
 }
 
 void WorkerSession::Close(grpc::Status status) {

@@ -19,8 +19,11 @@
 namespace conveyor::rpc {
 
 // One worker's Connect stream: reads its messages one at a time and turns
-// them into engine calls; writes what the engine says to the worker (it is
-// the worker's WorkerChannel), one write in flight, the rest queued.
+// them into engine calls (a WorkerBatch's in order); writes what the engine
+// says to the worker (it is the worker's WorkerChannel), one write in
+// flight, the rest queued. When that write completes, what queued meanwhile
+// goes out as one CoordinatorBatch if the worker opted in (Hello.max_batch),
+// else one message per write.
 //
 // Protocol errors (a message before Hello, a second Hello, an empty message,
 // another worker's lease token, an oversized result) end the stream with
@@ -46,8 +49,14 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   // Starts reading; returns the reactor for gRPC.
   static WorkerSession* Start(std::shared_ptr<WorkerSession> session);
 
+  // Most messages in one batch, either way (Welcome.max_worker_batch and
+  // the cap on Hello.max_batch).
+  static constexpr int kMaxBatch = 1000;
+  // A CoordinatorBatch stops growing at about this many bytes.
+  static constexpr size_t kMaxBatchBytes = 1 << 20;
+
   // WorkerChannel.
-  void Assign(const Assignment& assignment) override;
+  void Assign(Assignment assignment) override;
   void Cancel(JobId job, FencingToken token, const std::string& reason) override;
   void Drain(absl::Duration grace) override;
 
@@ -60,6 +69,8 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
  private:
   // Handles one message; a non-OK status ends the stream with it.
   absl::Status Handle(const v1::WorkerMessage& message);
+  // Handles one message other than Hello after Hello (a batch's in order).
+  absl::Status HandleAfterHello(WorkerId worker, const v1::WorkerMessage& message);
   absl::Status HandleHello(const v1::Hello& hello);
   // Answers a Complete/Fail/Release: once durable if the engine took it,
   // at once if the lease was lost; protocol errors come back as the status.
@@ -67,6 +78,9 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
                       const absl::StatusOr<Mutation<Job>>& outcome);
   // Queues a message; starts writing it if no write is in flight.
   void Send(v1::CoordinatorMessage message) ABSL_LOCKS_EXCLUDED(mu_);
+  // Moves the next write from outbox_ into writing_msg_: the front message,
+  // or as many as the batch limits allow. REQUIRES: outbox_ not empty.
+  void TakeNextWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Disconnects from the engine (once) and finishes the stream after the
   // write in flight.
   void Close(grpc::Status status) ABSL_LOCKS_EXCLUDED(mu_);
@@ -88,6 +102,8 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   WorkerId worker_ ABSL_GUARDED_BY(mu_);
   bool hello_seen_ ABSL_GUARDED_BY(mu_) = false;
   bool welcomed_ ABSL_GUARDED_BY(mu_) = false;
+  // Welcome.max_batch: 0 sends every message on its own.
+  int max_batch_ ABSL_GUARDED_BY(mu_) = 0;
   // Messages the engine sent before Welcome went out.
   std::vector<v1::CoordinatorMessage> held_ ABSL_GUARDED_BY(mu_);
   std::deque<v1::CoordinatorMessage> outbox_ ABSL_GUARDED_BY(mu_);

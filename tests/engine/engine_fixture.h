@@ -261,7 +261,7 @@ class RecordingChannel : public WorkerChannel {
   RecordingChannel() = default;
   RecordingChannel(std::shared_ptr<ChannelLog> log, int tag) : log_(std::move(log)), tag_(tag) {}
 
-  void Assign(const Assignment& a) override {
+  void Assign(Assignment a) override {
     assignments.push_back(a);
     if (log_) log_->entries.push_back({tag_, a, std::nullopt, std::nullopt});
   }

@@ -5,6 +5,7 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "absl/time/clock.h"
@@ -387,6 +388,174 @@ TEST_F(CoordinatorTest, WatchJobStreamsStatesUntilTheEnd) {
   ASSERT_FALSE(states.empty());
   EXPECT_EQ(states.front(), v1::JOB_STATE_RUNNING);
   EXPECT_EQ(states.back(), v1::JOB_STATE_SUCCEEDED);
+}
+
+// What a worker read until it held `n` assignments: the assignments and the
+// stream messages that carried them.
+struct Received {
+  std::vector<v1::Assignment> assignments;
+  int messages = 0;
+  int largest_batch = 0;
+};
+
+Received ReadAssignments(TestWorker& worker, size_t n) {
+  Received r;
+  while (r.assignments.size() < n) {
+    auto m = worker.Next();
+    if (!m) break;
+    if (m->has_assignment()) {
+      ++r.messages;
+      r.assignments.push_back(m->assignment());
+    } else if (m->has_batch()) {
+      ++r.messages;
+      r.largest_batch = std::max(r.largest_batch, m->batch().messages_size());
+      for (const auto& inner : m->batch().messages()) {
+        EXPECT_TRUE(inner.has_assignment()) << inner.DebugString();
+        if (inner.has_assignment()) r.assignments.push_back(inner.assignment());
+      }
+    }
+  }
+  return r;
+}
+
+// The ResultAcks in the next messages until `n` of them came, batches unpacked.
+std::vector<v1::ResultAck> ReadAcks(TestWorker& worker, size_t n, int* batches = nullptr) {
+  std::vector<v1::ResultAck> acks;
+  while (acks.size() < n) {
+    auto m = worker.Next();
+    if (!m) break;
+    if (m->has_ack()) acks.push_back(m->ack());
+    if (m->has_batch()) {
+      if (batches != nullptr) ++*batches;
+      for (const auto& inner : m->batch().messages()) {
+        if (inner.has_ack()) acks.push_back(inner.ack());
+      }
+    }
+  }
+  return acks;
+}
+
+TEST_F(CoordinatorTest, BatchingWorkerGetsWhatPiledUpInOneMessage) {
+  // Jobs wait before the worker connects: the engine assigns all ten while
+  // Welcome is being written, so they pile up behind it.
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 10; ++i) ids.push_back(Submit("q", "p" + std::to_string(i)));
+  TestWorker worker(channel_);
+  ASSERT_NE(worker.Hello("batcher", "q", 10, /*max_batch=*/64), 0u);
+  EXPECT_EQ(worker.welcome().max_batch(), 64);
+  EXPECT_EQ(worker.welcome().max_worker_batch(), 1000);
+  Received r = ReadAssignments(worker, 10);
+  ASSERT_EQ(r.assignments.size(), 10u);
+  EXPECT_LT(r.messages, 10);
+  EXPECT_GT(r.largest_batch, 1);
+  // Assignments carry what a worker needs, not the job's history.
+  EXPECT_EQ(r.assignments[0].job().payload(), "p0");
+  EXPECT_EQ(r.assignments[0].job().state(), v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(r.assignments[0].job().history_size(), 0);
+  EXPECT_EQ(r.assignments[0].attempt(), 1);
+
+  // One WorkerBatch of results: each is acked, stale ones rejected.
+  v1::WorkerMessage batch;
+  for (size_t i = 0; i < r.assignments.size(); ++i) {
+    const v1::Assignment& a = r.assignments[i];
+    v1::WorkerMessage* inner = batch.mutable_batch()->add_messages();
+    if (i == 9) {
+      inner->mutable_fail()->set_job_id(a.job().id());
+      inner->mutable_fail()->set_fencing_token(a.fencing_token());
+      inner->mutable_fail()->set_error("no");
+      inner->mutable_fail()->set_permanent(true);
+    } else {
+      inner->mutable_complete()->set_job_id(a.job().id());
+      inner->mutable_complete()->set_fencing_token(a.fencing_token());
+      inner->mutable_complete()->set_result("r" + std::to_string(a.job().id()));
+    }
+  }
+  // A second report of job 0 in the same batch: its lease is already gone.
+  *batch.mutable_batch()->add_messages() = batch.batch().messages(0);
+  ASSERT_TRUE(worker.Send(batch));
+  std::vector<v1::ResultAck> acks = ReadAcks(worker, 11);
+  ASSERT_EQ(acks.size(), 11u);
+  int accepted = 0;
+  for (const auto& ack : acks) accepted += ack.accepted() ? 1 : 0;
+  EXPECT_EQ(accepted, 10);
+  for (size_t i = 0; i < 9; ++i) {
+    const uint64_t id = r.assignments[i].job().id();
+    EXPECT_EQ(Get(id).state(), v1::JOB_STATE_SUCCEEDED);
+    EXPECT_EQ(Get(id).result(), "r" + std::to_string(id));
+  }
+  EXPECT_EQ(Get(r.assignments[9].job().id()).state(), v1::JOB_STATE_DEAD);
+}
+
+TEST_F(CoordinatorTest, BatchesRespectTheWorkersMaxBatch) {
+  for (int i = 0; i < 12; ++i) Submit("q", "x");
+  TestWorker worker(channel_);
+  ASSERT_NE(worker.Hello("small", "q", 12, /*max_batch=*/4), 0u);
+  EXPECT_EQ(worker.welcome().max_batch(), 4);
+  Received r = ReadAssignments(worker, 12);
+  ASSERT_EQ(r.assignments.size(), 12u);
+  EXPECT_LE(r.largest_batch, 4);
+  EXPECT_GE(r.messages, 3);
+}
+
+TEST_F(CoordinatorTest, OldStyleWorkerGetsSingleMessagesAndMaySendBatches) {
+  for (int i = 0; i < 10; ++i) Submit("q", "x");
+  TestWorker worker(channel_);
+  ASSERT_NE(worker.Hello("old", "q", 10), 0u);  // No max_batch: it predates batching.
+  EXPECT_EQ(worker.welcome().max_batch(), 0);
+  Received r = ReadAssignments(worker, 10);
+  ASSERT_EQ(r.assignments.size(), 10u);
+  EXPECT_EQ(r.messages, 10);
+  EXPECT_EQ(r.largest_batch, 0);
+  // The coordinator still accepts a WorkerBatch from it; acks come singly.
+  v1::WorkerMessage batch;
+  for (const auto& a : r.assignments) {
+    v1::WorkerMessage* inner = batch.mutable_batch()->add_messages();
+    inner->mutable_complete()->set_job_id(a.job().id());
+    inner->mutable_complete()->set_fencing_token(a.fencing_token());
+  }
+  ASSERT_TRUE(worker.Send(batch));
+  int batches = 0;
+  std::vector<v1::ResultAck> acks = ReadAcks(worker, 10, &batches);
+  ASSERT_EQ(acks.size(), 10u);
+  EXPECT_EQ(batches, 0);
+  for (const auto& ack : acks) EXPECT_TRUE(ack.accepted()) << ack.reason();
+}
+
+TEST_F(CoordinatorTest, MalformedWorkerBatchesCloseTheStream) {
+  {
+    TestWorker early(channel_);  // A batch before Hello.
+    v1::WorkerMessage m;
+    m.mutable_batch()->add_messages()->mutable_heartbeat();
+    early.Send(m);
+    auto s = early.WaitClosed();
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  }
+  {
+    TestWorker empty(channel_);
+    ASSERT_NE(empty.Hello("empty", "q", 1, 8), 0u);
+    v1::WorkerMessage m;
+    m.mutable_batch();
+    empty.Send(m);
+    auto s = empty.WaitClosed();
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(s->error_message().find("WorkerBatch holds 0 messages"), std::string::npos)
+        << s->error_message();
+  }
+  {
+    TestWorker nested(channel_);
+    ASSERT_NE(nested.Hello("nested", "q", 1, 8), 0u);
+    v1::WorkerMessage m;
+    m.mutable_batch()->add_messages()->mutable_heartbeat();
+    m.mutable_batch()->add_messages()->mutable_hello()->set_name("again");
+    nested.Send(m);
+    auto s = nested.WaitClosed();
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(s->error_message().find("WorkerBatch.messages[1] is a Hello"), std::string::npos)
+        << s->error_message();
+  }
 }
 
 }  // namespace

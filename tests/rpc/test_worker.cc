@@ -34,15 +34,18 @@ bool TestWorker::Send(const v1::WorkerMessage& message) {
   return stream_->Write(message);
 }
 
-uint64_t TestWorker::Hello(const std::string& name, const std::string& queue, int concurrency) {
+uint64_t TestWorker::Hello(const std::string& name, const std::string& queue, int concurrency,
+                           int max_batch) {
   v1::WorkerMessage m;
   m.mutable_hello()->set_name(name);
   m.mutable_hello()->add_queues(queue);
   m.mutable_hello()->set_concurrency(concurrency);
+  m.mutable_hello()->set_max_batch(max_batch);
   if (!Send(m)) return 0;
   auto welcome = Next();
   if (!welcome || !welcome->has_welcome()) return 0;
-  return welcome->welcome().worker_id();
+  welcome_ = welcome->welcome();
+  return welcome_.worker_id();
 }
 
 std::optional<v1::CoordinatorMessage> TestWorker::Next(absl::Duration timeout) {

@@ -23,8 +23,12 @@ class TestWorker {
   ~TestWorker();
 
   bool Send(const v1::WorkerMessage& message);
-  // Sends Hello and waits for Welcome; returns the worker id (0 on failure).
-  uint64_t Hello(const std::string& name, const std::string& queue, int concurrency);
+  // Sends Hello (Hello.max_batch = `max_batch`) and waits for Welcome;
+  // returns the worker id (0 on failure).
+  uint64_t Hello(const std::string& name, const std::string& queue, int concurrency,
+                 int max_batch = 0);
+  // The Welcome that Hello() got.
+  v1::Welcome welcome() const { return welcome_; }
   // The next message from the coordinator, or nullopt after `timeout`.
   std::optional<v1::CoordinatorMessage> Next(absl::Duration timeout = absl::Seconds(10));
   // Next() until a message of `kind`, dropping others (heartbeat-free tests).
@@ -52,6 +56,7 @@ class TestWorker {
   absl::Mutex write_mu_;
   bool writes_done_ ABSL_GUARDED_BY(write_mu_) = false;
   std::thread reader_;
+  v1::Welcome welcome_;  // Written by Hello() only.
 };
 
 }  // namespace conveyor::testing

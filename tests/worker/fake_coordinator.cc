@@ -130,38 +130,52 @@ void FakeCoordinator::Detach(Session* session) {
 }
 
 void FakeCoordinator::OnMessage(Session* session, const WorkerMessage& message) {
-  CoordinatorMessage reply;
-  bool send = false;
+  std::vector<CoordinatorMessage> replies;
   {
     absl::MutexLock lock(&mu_);
-    received_.push_back(message);
-    if (message.has_hello()) {
-      last_hello_ = message.hello();
-      welcomed_ = true;
-      auto* w = reply.mutable_welcome();
-      w->set_worker_id(static_cast<uint64_t>(streams_opened_));
-      SetDuration(absl::Seconds(30), w->mutable_lease_duration());
-      SetDuration(heartbeat_interval_, w->mutable_heartbeat_interval());
-      w->set_concurrency(message.hello().concurrency());
-      send = true;
-    } else if (message.has_complete() || message.has_fail() || message.has_release()) {
-      auto* ack = reply.mutable_ack();
-      if (message.has_complete()) {
-        ack->set_job_id(message.complete().job_id());
-        ack->set_fencing_token(message.complete().fencing_token());
-      } else if (message.has_fail()) {
-        ack->set_job_id(message.fail().job_id());
-        ack->set_fencing_token(message.fail().fencing_token());
-      } else {
-        ack->set_job_id(message.release().job_id());
-        ack->set_fencing_token(message.release().fencing_token());
+    if (message.has_batch()) {
+      ++batches_received_;
+      for (const auto& inner : message.batch().messages()) {
+        if (auto reply = HandleLocked(inner)) replies.push_back(*std::move(reply));
       }
-      ack->set_accepted(!reject_results_);
-      if (reject_results_) ack->set_reason("lease lost");
-      send = true;
+    } else if (auto reply = HandleLocked(message)) {
+      replies.push_back(*std::move(reply));
     }
   }
-  if (send) session->Write(std::move(reply));
+  for (auto& reply : replies) session->Write(std::move(reply));
+}
+
+std::optional<CoordinatorMessage> FakeCoordinator::HandleLocked(const WorkerMessage& message) {
+  received_.push_back(message);
+  CoordinatorMessage reply;
+  if (message.has_hello()) {
+    last_hello_ = message.hello();
+    welcomed_ = true;
+    auto* w = reply.mutable_welcome();
+    w->set_worker_id(static_cast<uint64_t>(streams_opened_));
+    SetDuration(absl::Seconds(30), w->mutable_lease_duration());
+    SetDuration(heartbeat_interval_, w->mutable_heartbeat_interval());
+    w->set_concurrency(message.hello().concurrency());
+    w->set_max_worker_batch(max_worker_batch_);
+    return reply;
+  }
+  if (message.has_complete() || message.has_fail() || message.has_release()) {
+    auto* ack = reply.mutable_ack();
+    if (message.has_complete()) {
+      ack->set_job_id(message.complete().job_id());
+      ack->set_fencing_token(message.complete().fencing_token());
+    } else if (message.has_fail()) {
+      ack->set_job_id(message.fail().job_id());
+      ack->set_fencing_token(message.fail().fencing_token());
+    } else {
+      ack->set_job_id(message.release().job_id());
+      ack->set_fencing_token(message.release().fencing_token());
+    }
+    ack->set_accepted(!reject_results_);
+    if (reject_results_) ack->set_reason("lease lost");
+    return reply;
+  }
+  return std::nullopt;
 }
 
 void FakeCoordinator::Send(CoordinatorMessage message) {
@@ -172,6 +186,16 @@ void FakeCoordinator::Send(CoordinatorMessage message) {
 void FakeCoordinator::set_heartbeat_interval(absl::Duration d) {
   absl::MutexLock lock(&mu_);
   heartbeat_interval_ = d;
+}
+
+void FakeCoordinator::set_max_worker_batch(int n) {
+  absl::MutexLock lock(&mu_);
+  max_worker_batch_ = n;
+}
+
+int FakeCoordinator::batches_received() const {
+  absl::MutexLock lock(&mu_);
+  return batches_received_;
 }
 
 void FakeCoordinator::set_reject_results(bool reject) {
@@ -194,25 +218,49 @@ conveyor::v1::Hello FakeCoordinator::last_hello() const {
   return last_hello_;
 }
 
-uint64_t FakeCoordinator::Assign(uint64_t id, const std::string& type, const std::string& payload,
-                                 std::optional<absl::Duration> deadline_in,
-                                 std::map<std::string, std::string> labels) {
+CoordinatorMessage FakeCoordinator::MakeAssignment(
+    uint64_t id, const std::string& type, const std::string& payload,
+    std::optional<absl::Duration> deadline_in, const std::map<std::string, std::string>& labels) {
   CoordinatorMessage m;
   auto* a = m.mutable_assignment();
   a->mutable_job()->set_id(id);
   a->mutable_job()->set_queue("default");
   a->mutable_job()->set_type(type);
   a->mutable_job()->set_payload(payload);
-  for (auto& [k, v] : labels) (*a->mutable_job()->mutable_labels())[k] = v;
+  for (const auto& [k, v] : labels) (*a->mutable_job()->mutable_labels())[k] = v;
   a->set_attempt(1);
   SetDuration(absl::Seconds(30), a->mutable_lease_duration());
   if (deadline_in.has_value()) SetDuration(*deadline_in, a->mutable_deadline_in());
+  return m;
+}
+
+uint64_t FakeCoordinator::Assign(uint64_t id, const std::string& type, const std::string& payload,
+                                 std::optional<absl::Duration> deadline_in,
+                                 std::map<std::string, std::string> labels) {
+  CoordinatorMessage m = MakeAssignment(id, type, payload, deadline_in, labels);
   absl::MutexLock lock(&mu_);
   if (session_ == nullptr || !welcomed_) return 0;
   const uint64_t token = next_token_++;
-  a->set_fencing_token(token);
+  m.mutable_assignment()->set_fencing_token(token);
   session_->Write(std::move(m));
   return token;
+}
+
+std::vector<uint64_t> FakeCoordinator::AssignBatch(
+    const std::vector<std::pair<uint64_t, std::string>>& jobs) {
+  CoordinatorMessage m;
+  for (const auto& [id, type] : jobs) {
+    *m.mutable_batch()->add_messages() = MakeAssignment(id, type, "", std::nullopt, {});
+  }
+  std::vector<uint64_t> tokens;
+  absl::MutexLock lock(&mu_);
+  if (session_ == nullptr || !welcomed_) return tokens;
+  for (auto& inner : *m.mutable_batch()->mutable_messages()) {
+    tokens.push_back(next_token_++);
+    inner.mutable_assignment()->set_fencing_token(tokens.back());
+  }
+  session_->Write(std::move(m));
+  return tokens;
 }
 
 void FakeCoordinator::Cancel(uint64_t id, uint64_t token, const std::string& reason) {

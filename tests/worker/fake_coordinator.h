@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -29,6 +30,9 @@ class FakeCoordinator {
 
   // Welcome values for the next streams.
   void set_heartbeat_interval(absl::Duration d) ABSL_LOCKS_EXCLUDED(mu_);
+  // Welcome.max_worker_batch for the next streams (0: like a coordinator
+  // that predates batching).
+  void set_max_worker_batch(int n) ABSL_LOCKS_EXCLUDED(mu_);
   // Acks results with accepted=false from now on.
   void set_reject_results(bool reject) ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -42,12 +46,18 @@ class FakeCoordinator {
   uint64_t Assign(uint64_t id, const std::string& type, const std::string& payload,
                   std::optional<absl::Duration> deadline_in = std::nullopt,
                   std::map<std::string, std::string> labels = {}) ABSL_LOCKS_EXCLUDED(mu_);
+  // Sends one Assignment per job (id, type) in one CoordinatorBatch; returns
+  // their tokens, or none if no stream is open.
+  std::vector<uint64_t> AssignBatch(const std::vector<std::pair<uint64_t, std::string>>& jobs)
+      ABSL_LOCKS_EXCLUDED(mu_);
   void Cancel(uint64_t id, uint64_t token, const std::string& reason) ABSL_LOCKS_EXCLUDED(mu_);
   void Drain(absl::Duration grace) ABSL_LOCKS_EXCLUDED(mu_);
   // Ends the open stream with UNAVAILABLE, as a crashing coordinator would.
   void Disconnect() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Every message the worker sent, in order of arrival.
+  // WorkerBatches received (their messages are in received(), unpacked).
+  int batches_received() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Every message the worker sent, in order of arrival, batches unpacked.
   std::vector<conveyor::v1::WorkerMessage> received() const ABSL_LOCKS_EXCLUDED(mu_);
   // The Complete/Fail/Release for job `id`, if one arrived.
   std::optional<conveyor::v1::WorkerMessage> ResultFor(uint64_t id) const ABSL_LOCKS_EXCLUDED(mu_);
@@ -62,6 +72,13 @@ class FakeCoordinator {
   void Detach(Session* session) ABSL_LOCKS_EXCLUDED(mu_);
   void OnMessage(Session* session, const conveyor::v1::WorkerMessage& message)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Records one message and returns the reply it needs, if any.
+  std::optional<conveyor::v1::CoordinatorMessage> HandleLocked(
+      const conveyor::v1::WorkerMessage& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  conveyor::v1::CoordinatorMessage MakeAssignment(uint64_t id, const std::string& type,
+                                                  const std::string& payload,
+                                                  std::optional<absl::Duration> deadline_in,
+                                                  const std::map<std::string, std::string>& labels);
 
   mutable absl::Mutex mu_;
   std::vector<conveyor::v1::WorkerMessage> received_ ABSL_GUARDED_BY(mu_);
@@ -72,6 +89,8 @@ class FakeCoordinator {
   conveyor::v1::Hello last_hello_ ABSL_GUARDED_BY(mu_);
   absl::Duration heartbeat_interval_ ABSL_GUARDED_BY(mu_) = absl::Milliseconds(100);
   bool reject_results_ ABSL_GUARDED_BY(mu_) = false;
+  int max_worker_batch_ ABSL_GUARDED_BY(mu_) = 0;
+  int batches_received_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t next_token_ ABSL_GUARDED_BY(mu_) = 1;
 
   std::unique_ptr<Service> service_;

@@ -194,6 +194,56 @@ TEST_F(WorkerSdkTest, DrainReleasesUnstartedAndFinishesRunning) {
   EXPECT_EQ(worker->state(), StreamState::kClosed);
 }
 
+TEST_F(WorkerSdkTest, AssignmentsInACoordinatorBatchAllRun) {
+  auto worker = StartWorker(Options(4));
+  EXPECT_EQ(coordinator_.last_hello().max_batch(), 1000);  // opted in by default
+  const auto tokens = coordinator_.AssignBatch({{1, "echo"}, {2, "echo"}, {3, "fail"}});
+  ASSERT_EQ(tokens.size(), 3u);
+  auto r1 = WaitResult(1), r2 = WaitResult(2), r3 = WaitResult(3);
+  ASSERT_TRUE(r1 && r1->has_complete());
+  EXPECT_EQ(r1->complete().fencing_token(), tokens[0]);
+  ASSERT_TRUE(r2 && r2->has_complete());
+  ASSERT_TRUE(r3 && r3->has_fail());
+}
+
+// Drain queues SetConcurrency 0 and the releases together: with a
+// coordinator that accepts batches they share one WorkerBatch; with one that
+// predates batching (Welcome.max_worker_batch 0) each goes on its own.
+class WorkerBatchSdkTest : public WorkerSdkTest, public ::testing::WithParamInterface<int> {};
+
+TEST_P(WorkerBatchSdkTest, DrainReleasesGoInOneBatchOnlyIfAccepted) {
+  const int max_worker_batch = GetParam();
+  coordinator_.set_max_worker_batch(max_worker_batch);
+  absl::Notification started, finish;
+  auto worker = StartWorker(Options(1), [&](Worker& w) {
+    ASSERT_TRUE(w.RegisterHandler("hold", [&](JobContext&) -> absl::StatusOr<std::string> {
+                   started.Notify();
+                   finish.WaitForNotificationWithTimeout(absl::Seconds(20));
+                   return "held";
+                 }).ok());
+  });
+  ASSERT_EQ(coordinator_.AssignBatch({{1, "hold"}, {2, "hold"}, {3, "hold"}, {4, "hold"}}).size(),
+            4u);
+  ASSERT_TRUE(started.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  ASSERT_TRUE(WaitFor([&] { return worker->held() == 4; }));
+  worker->Drain();
+  for (uint64_t id = 2; id <= 4; ++id) {
+    auto r = WaitResult(id);
+    ASSERT_TRUE(r && r->has_release()) << id;
+  }
+  if (max_worker_batch > 1) {
+    EXPECT_GE(coordinator_.batches_received(), 1);
+  } else {
+    EXPECT_EQ(coordinator_.batches_received(), 0);
+  }
+  finish.Notify();
+  ASSERT_TRUE(worker->Wait().ok());
+  auto r1 = coordinator_.ResultFor(1);
+  ASSERT_TRUE(r1 && r1->has_complete());
+}
+
+INSTANTIATE_TEST_SUITE_P(MaxWorkerBatch, WorkerBatchSdkTest, ::testing::Values(0, 100));
+
 TEST_F(WorkerSdkTest, DrainCancelsHandlersPastTheTimeout) {
   WorkerOptions options = Options(1);
   options.drain_timeout = absl::Milliseconds(100);
