@@ -12,6 +12,7 @@
 // sleeps; a ticker calls Tick() at NextWakeup().
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -57,6 +58,13 @@ template <typename T>
 struct Mutation {
   T value;
   uint64_t seq = 0;  // 0: nothing to wait for.
+};
+
+// A job's state after a worker's answer: what callers log or check, without
+// a copy of the job.
+struct JobTransition {
+  JobState state = JobState::kQueued;
+  int32_t attempts = 0;
 };
 
 struct SubmitResult {
@@ -115,7 +123,9 @@ struct WorkerWelcome {
 
 // Everything a store recovered.
 struct RecoveredState {
-  std::vector<Job> jobs;
+  // A deque, so Engine::Restore frees it block by block as it takes the
+  // jobs: a restart holds each job about once, not twice.
+  std::deque<Job> jobs;
   std::vector<std::pair<std::string, QueueSettings>> queues;
   JobId max_job_id;  // The greatest id ever assigned (deleted jobs included).
 };
@@ -187,16 +197,16 @@ class Engine {
   // and nothing changes), PERMISSION_DENIED when `token` is the current
   // lease of another worker, NOT_FOUND for unknown jobs, INVALID_ARGUMENT
   // for a result over the payload limit.
-  absl::StatusOr<Mutation<Job>> Complete(WorkerId worker, JobId job, FencingToken token,
+  absl::StatusOr<Mutation<JobTransition>> Complete(WorkerId worker, JobId job, FencingToken token,
                                          std::string result) ABSL_LOCKS_EXCLUDED(mu_);
   // Retried after backoff, or dead when `permanent` or out of attempts.
-  absl::StatusOr<Mutation<Job>> Fail(WorkerId worker, JobId job, FencingToken token,
+  absl::StatusOr<Mutation<JobTransition>> Fail(WorkerId worker, JobId job, FencingToken token,
                                      std::string error, bool permanent)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Queued again at once; the attempt is not counted.
-  absl::StatusOr<Mutation<Job>> Release(WorkerId worker, JobId job, FencingToken token)
+  absl::StatusOr<Mutation<JobTransition>> Release(WorkerId worker, JobId job, FencingToken token)
       ABSL_LOCKS_EXCLUDED(mu_);
-  absl::StatusOr<Mutation<Job>> ReportProgress(WorkerId worker, JobId job, FencingToken token,
+  absl::StatusOr<Mutation<JobTransition>> ReportProgress(WorkerId worker, JobId job, FencingToken token,
                                                Progress progress) ABSL_LOCKS_EXCLUDED(mu_);
 
   // --- Time ---

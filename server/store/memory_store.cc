@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/store/job_lifecycle.h"
 
 namespace conveyor {
 
@@ -20,7 +21,6 @@ MemoryStore::MemoryStore(RecoveredState initial) {
 absl::StatusOr<RecoveredState> MemoryStore::Recover() {
   absl::MutexLock lock(&mu_);
   RecoveredState state;
-  state.jobs.reserve(jobs_.size());
   for (const auto& [id, job] : jobs_) state.jobs.push_back(job);
   for (const auto& [name, settings] : queues_) state.queues.emplace_back(name, settings);
   state.max_job_id = max_job_id_;
@@ -52,7 +52,7 @@ void MemoryStore::OnJobUpdated(uint64_t seq, const Job& job) {
   if (!Accepting()) return;
   auto it = jobs_.find(job.id.value);
   if (!Check(it != jobs_.end(), seq, absl::StrCat("update of unknown job ", job.id.value))) return;
-  it->second = job;
+  CopyLifecycle(job, it->second);
 }
 
 void MemoryStore::OnJobDeleted(uint64_t seq, JobId id) {
