@@ -1076,8 +1076,7 @@ absl::Status Engine::Restore(RecoveredState state) {
       qs.configured = true;
     }
     last_job_id_ = state.max_job_id;
-    for (; !state.jobs.empty(); state.jobs.pop_front()) {
-      Job& recovered = state.jobs.front();
+    for (Job& recovered : state.jobs) {
       last_job_id_ = std::max(last_job_id_, recovered.id);
       const JobState recorded = recovered.state;
       QueueState& qs = QueueFor(recovered.queue);

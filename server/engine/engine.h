@@ -12,7 +12,6 @@
 // sleeps; a ticker calls Tick() at NextWakeup().
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -123,9 +122,7 @@ struct WorkerWelcome {
 
 // Everything a store recovered.
 struct RecoveredState {
-  // A deque, so Engine::Restore frees it block by block as it takes the
-  // jobs: a restart holds each job about once, not twice.
-  std::deque<Job> jobs;
+  std::vector<Job> jobs;
   std::vector<std::pair<std::string, QueueSettings>> queues;
   JobId max_job_id;  // The greatest id ever assigned (deleted jobs included).
 };

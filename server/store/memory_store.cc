@@ -21,6 +21,7 @@ MemoryStore::MemoryStore(RecoveredState initial) {
 absl::StatusOr<RecoveredState> MemoryStore::Recover() {
   absl::MutexLock lock(&mu_);
   RecoveredState state;
+  state.jobs.reserve(jobs_.size());
   for (const auto& [id, job] : jobs_) state.jobs.push_back(job);
   for (const auto& [name, settings] : queues_) state.queues.emplace_back(name, settings);
   state.max_job_id = max_job_id_;

@@ -12,7 +12,6 @@
 #include <ostream>
 #include <string>
 #include <utility>
-#include <deque>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -219,7 +218,7 @@ class RecordingObserver : public JobObserver {
     return n;
   }
   // What the store already held before a Restore.
-  void Seed(const std::deque<Job>& jobs) {
+  void Seed(const std::vector<Job>& jobs) {
     for (const Job& j : jobs) jobs_[j.id] = j;
   }
 
