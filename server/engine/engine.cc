@@ -599,14 +599,14 @@ absl::Status Engine::Heartbeat(WorkerId worker) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Mutation<Job>> Engine::Complete(WorkerId worker, JobId id, FencingToken token,
+absl::StatusOr<Mutation<JobTransition>> Engine::Complete(WorkerId worker, JobId id, FencingToken token,
                                                std::string result) {
   if (result.size() > options_.max_payload_bytes) {
     return absl::InvalidArgumentError(absl::StrCat("result is ", result.size(),
                                                    " bytes; the limit is ",
                                                    options_.max_payload_bytes));
   }
-  Mutation<Job> out;
+  Mutation<JobTransition> out;
   {
     absl::MutexLock lock(&mu_);
     auto job_or = CheckLease(worker, id, token);
@@ -616,7 +616,7 @@ absl::StatusOr<Mutation<Job>> Engine::Complete(WorkerId worker, JobId id, Fencin
     EndLease(job, AttemptOutcome::kSucceeded, "", now);
     job.result = std::move(result);
     Finish(job, JobState::kSucceeded, now);
-    out.value = job;
+    out.value = JobTransition{job.state, job.attempts};
     DispatchWorker(worker, now);
     DispatchQueue(job.queue, now);
     out.seq = seq_;
@@ -625,9 +625,9 @@ absl::StatusOr<Mutation<Job>> Engine::Complete(WorkerId worker, JobId id, Fencin
   return out;
 }
 
-absl::StatusOr<Mutation<Job>> Engine::Fail(WorkerId worker, JobId id, FencingToken token,
+absl::StatusOr<Mutation<JobTransition>> Engine::Fail(WorkerId worker, JobId id, FencingToken token,
                                            std::string error, bool permanent) {
-  Mutation<Job> out;
+  Mutation<JobTransition> out;
   {
     absl::MutexLock lock(&mu_);
     auto job_or = CheckLease(worker, id, token);
@@ -639,7 +639,7 @@ absl::StatusOr<Mutation<Job>> Engine::Fail(WorkerId worker, JobId id, FencingTok
     EndLease(job, AttemptOutcome::kFailed, error, now);
     job.error = error;
     RetryOrBury(job, permanent, DeadReason::kAttemptsExhausted, /*backoff=*/true, now);
-    out.value = job;
+    out.value = JobTransition{job.state, job.attempts};
     DispatchWorker(worker, now);
     DispatchQueue(job.queue, now);
     out.seq = seq_;
@@ -648,8 +648,8 @@ absl::StatusOr<Mutation<Job>> Engine::Fail(WorkerId worker, JobId id, FencingTok
   return out;
 }
 
-absl::StatusOr<Mutation<Job>> Engine::Release(WorkerId worker, JobId id, FencingToken token) {
-  Mutation<Job> out;
+absl::StatusOr<Mutation<JobTransition>> Engine::Release(WorkerId worker, JobId id, FencingToken token) {
+  Mutation<JobTransition> out;
   {
     absl::MutexLock lock(&mu_);
     auto job_or = CheckLease(worker, id, token);
@@ -660,7 +660,7 @@ absl::StatusOr<Mutation<Job>> Engine::Release(WorkerId worker, JobId id, Fencing
     --job.attempts;
     MakeReady(job);  // Keeps its run_at: back at its old place in line.
     Changed(job);
-    out.value = job;
+    out.value = JobTransition{job.state, job.attempts};
     DispatchQueue(job.queue, now);  // Not to this worker first: it gave it back.
     DispatchWorker(worker, now);
     out.seq = seq_;
@@ -669,13 +669,13 @@ absl::StatusOr<Mutation<Job>> Engine::Release(WorkerId worker, JobId id, Fencing
   return out;
 }
 
-absl::StatusOr<Mutation<Job>> Engine::ReportProgress(WorkerId worker, JobId id,
+absl::StatusOr<Mutation<JobTransition>> Engine::ReportProgress(WorkerId worker, JobId id,
                                                      FencingToken token, Progress progress) {
   if (progress.percent < -1 || progress.percent > 100) {
     return absl::InvalidArgumentError(
         absl::StrCat("progress.percent must be -1 to 100 (got ", progress.percent, ")"));
   }
-  Mutation<Job> out;
+  Mutation<JobTransition> out;
   {
     absl::MutexLock lock(&mu_);
     auto job_or = CheckLease(worker, id, token);
@@ -684,7 +684,7 @@ absl::StatusOr<Mutation<Job>> Engine::ReportProgress(WorkerId worker, JobId id,
     progress.message = Truncated(std::move(progress.message), kMaxErrorBytes);
     job.progress = std::move(progress);
     Changed(job);
-    out.value = job;
+    out.value = JobTransition{job.state, job.attempts};
     out.seq = seq_;
   }
   RunEffects();

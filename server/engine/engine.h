@@ -62,6 +62,13 @@ struct Mutation {
   uint64_t seq = 0;  // 0: nothing to wait for.
 };
 
+// A job's state after a worker's answer: what callers log or check, without
+// a copy of the job.
+struct JobTransition {
+  JobState state = JobState::kQueued;
+  int32_t attempts = 0;
+};
+
 struct SubmitResult {
   JobId id;
   bool duplicate = false;
@@ -191,16 +198,16 @@ class Engine {
   // and nothing changes), PERMISSION_DENIED when `token` is the current
   // lease of another worker, NOT_FOUND for unknown jobs, INVALID_ARGUMENT
   // for a result over the payload limit.
-  absl::StatusOr<Mutation<Job>> Complete(WorkerId worker, JobId job, FencingToken token,
+  absl::StatusOr<Mutation<JobTransition>> Complete(WorkerId worker, JobId job, FencingToken token,
                                          std::string result) ABSL_LOCKS_EXCLUDED(mu_);
   // Retried after backoff, or dead when `permanent` or out of attempts.
-  absl::StatusOr<Mutation<Job>> Fail(WorkerId worker, JobId job, FencingToken token,
+  absl::StatusOr<Mutation<JobTransition>> Fail(WorkerId worker, JobId job, FencingToken token,
                                      std::string error, bool permanent)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Queued again at once; the attempt is not counted.
-  absl::StatusOr<Mutation<Job>> Release(WorkerId worker, JobId job, FencingToken token)
+  absl::StatusOr<Mutation<JobTransition>> Release(WorkerId worker, JobId job, FencingToken token)
       ABSL_LOCKS_EXCLUDED(mu_);
-  absl::StatusOr<Mutation<Job>> ReportProgress(WorkerId worker, JobId job, FencingToken token,
+  absl::StatusOr<Mutation<JobTransition>> ReportProgress(WorkerId worker, JobId job, FencingToken token,
                                                Progress progress) ABSL_LOCKS_EXCLUDED(mu_);
 
   // --- Time ---

@@ -87,7 +87,9 @@ struct Attempt {
   std::string error;
 };
 
-// A job as the engine keeps it; also the record a Store persists.
+// A job as the engine keeps it; also the record a Store persists. The fields
+// down to `deadline` are fixed when the job is created; those from `state` on
+// (its lifecycle) change afterwards.
 struct Job {
   JobId id;
   std::string queue;

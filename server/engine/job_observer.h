@@ -22,7 +22,9 @@ class JobObserver {
   virtual ~JobObserver() = default;
   // A new job, payload included.
   virtual void OnJobCreated(uint64_t seq, const Job& job) = 0;
-  // A job changed; `job.payload` is the same as when created.
+  // A job changed. Only its lifecycle fields (state through last_token in
+  // job.h) differ from when it was created, so a store writes only those;
+  // the payload and the rest of the spec are written once, at creation.
   virtual void OnJobUpdated(uint64_t seq, const Job& job) = 0;
   // A job was removed for good (retention, purge).
   virtual void OnJobDeleted(uint64_t seq, JobId id) = 0;

@@ -253,7 +253,7 @@ absl::Status WorkerSession::HandleHello(const v1::Hello& hello) {
 }
 
 absl::Status WorkerSession::Answer(uint64_t job_id, uint64_t token,
-                                   const absl::StatusOr<Mutation<Job>>& outcome) {
+                                   const absl::StatusOr<Mutation<JobTransition>>& outcome) {
   if (outcome.ok()) {
     SPDLOG_DEBUG("job reported id={} token={} state={} attempts={}", job_id, token,
                  JobStateName(outcome->value.state), outcome->value.attempts);

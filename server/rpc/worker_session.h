@@ -75,7 +75,7 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   // Answers a Complete/Fail/Release: once durable if the engine took it,
   // at once if the lease was lost; protocol errors come back as the status.
   absl::Status Answer(uint64_t job_id, uint64_t token,
-                      const absl::StatusOr<Mutation<Job>>& outcome);
+                      const absl::StatusOr<Mutation<JobTransition>>& outcome);
   // Queues a message; starts writing it if no write is in flight.
   void Send(v1::CoordinatorMessage message) ABSL_LOCKS_EXCLUDED(mu_);
   // Moves the next write from outbox_ into writing_msg_: the front message,

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/store/job_lifecycle.h"
 
 namespace conveyor {
 
@@ -52,7 +53,7 @@ void MemoryStore::OnJobUpdated(uint64_t seq, const Job& job) {
   if (!Accepting()) return;
   auto it = jobs_.find(job.id.value);
   if (!Check(it != jobs_.end(), seq, absl::StrCat("update of unknown job ", job.id.value))) return;
-  it->second = job;
+  CopyLifecycle(job, it->second);
 }
 
 void MemoryStore::OnJobDeleted(uint64_t seq, JobId id) {

@@ -30,8 +30,9 @@ class MemoryStore final : public Store {
   // be called any number of times, also after Close().
   absl::StatusOr<RecoveredState> Recover() override ABSL_LOCKS_EXCLUDED(mu_);
 
-  // An update or delete of an unknown job, or a second create of one, is an
-  // engine bug: the store then keeps an INTERNAL error that every later
+  // An update keeps only the job's lifecycle fields (job_lifecycle.h), like
+  // SqliteStore. An update or delete of an unknown job, or a second create
+  // of one, is an engine bug: the store then keeps an INTERNAL error that every later
   // WhenDurable and Flush reports, and drops later changes.
   void OnJobCreated(uint64_t seq, const Job& job) override ABSL_LOCKS_EXCLUDED(mu_);
   void OnJobUpdated(uint64_t seq, const Job& job) override ABSL_LOCKS_EXCLUDED(mu_);

@@ -48,8 +48,8 @@ CREATE TABLE queues (name TEXT PRIMARY KEY, settings BLOB NOT NULL) WITHOUT ROWI
 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 )sql";
 
-// Column order shared by the insert (parameters ?1..?25), the update (same
-// numbers, ?5 payload left out) and the select (columns 0..24).
+// Column order shared by the insert (parameters ?1..?25) and the select
+// (columns 0..24).
 enum Column : int {
   kId,
   kQueue,
@@ -84,12 +84,22 @@ constexpr const char* kJobColumns =
     "expires_at_ns, result, error, dead_reason, cancel_reason, progress_percent, "
     "progress_message, history, last_token";
 
+// An update writes only the lifecycle columns (job_lifecycle.h): ?1 is the
+// id, the others follow LifecycleColumns below.
 constexpr const char* kUpdateJob =
-    "UPDATE jobs SET queue=?2, type=?3, state=?4, priority=?6, labels=?7, idempotency_key=?8, "
-    "max_attempts=?9, backoff=?10, attempt_timeout_ns=?11, deadline_ns=?12, attempts=?13, "
-    "created_at_ns=?14, run_at_ns=?15, finished_at_ns=?16, expires_at_ns=?17, result=?18, "
-    "error=?19, dead_reason=?20, cancel_reason=?21, progress_percent=?22, "
-    "progress_message=?23, history=?24, last_token=?25 WHERE id=?1";
+    "UPDATE jobs SET state=?2, attempts=?3, run_at_ns=?4, finished_at_ns=?5, expires_at_ns=?6, "
+    "result=?7, error=?8, dead_reason=?9, cancel_reason=?10, progress_percent=?11, "
+    "progress_message=?12, history=?13, last_token=?14 WHERE id=?1";
+
+// Where each lifecycle field goes in a statement (0-based parameter index).
+struct LifecycleColumns {
+  int state, attempts, run_at, finished_at, expires_at, result, error, dead_reason,
+      cancel_reason, progress_percent, progress_message, history, last_token;
+};
+constexpr LifecycleColumns kInsertLifecycle = {
+    kState,  kAttempts,   kRunAt,        kFinishedAt,      kExpiresAt,       kResult,   kError,
+    kDeadReason, kCancelReason, kProgressPercent, kProgressMessage, kHistory, kLastToken};
+constexpr LifecycleColumns kUpdateLifecycle = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13};
 
 struct DbCloser {
   void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
@@ -131,12 +141,26 @@ absl::StatusOr<Statement> Prepare(sqlite3* db, absl::string_view sql) {
   return Statement(raw);
 }
 
+// Makes `s` ready for its next use.
+void Reset(sqlite3_stmt* s) {
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+}
+
 // Steps `s` to completion (it must return no rows) and resets it.
 absl::Status Run(sqlite3* db, sqlite3_stmt* s, absl::string_view what) {
   int rc = sqlite3_step(s);
   absl::Status status = rc == SQLITE_DONE ? absl::OkStatus() : SqliteError(db, rc, what);
-  sqlite3_reset(s);
-  sqlite3_clear_bindings(s);
+  Reset(s);
+  return status;
+}
+
+// Run() for a statement about one job; the message is built only on failure.
+absl::Status RunForJob(sqlite3* db, sqlite3_stmt* s, const char* what, uint64_t id) {
+  int rc = sqlite3_step(s);
+  absl::Status status = rc == SQLITE_DONE ? absl::OkStatus()
+                                          : SqliteError(db, rc, absl::StrCat(what, " ", id));
+  Reset(s);
   return status;
 }
 
@@ -167,13 +191,32 @@ void BindInt(sqlite3_stmt* s, int column, int64_t value) {
   sqlite3_bind_int64(s, column + 1, value);
 }
 
-// Binds every column of `job` but the payload. The strings of `job` must
+// Binds the lifecycle fields of `x` (a Job or a JobLifecycle) at
+// `columns`. The strings of `x` must outlive the statement's step.
+template <typename T>
+void BindLifecycle(sqlite3_stmt* s, const T& x, const LifecycleColumns& columns) {
+  BindInt(s, columns.state, static_cast<int>(x.state));
+  BindInt(s, columns.attempts, x.attempts);
+  BindInt(s, columns.run_at, TimeToNanos(x.run_at));
+  BindInt(s, columns.finished_at, TimeToNanos(x.finished_at));
+  BindInt(s, columns.expires_at, TimeToNanos(x.expires_at));
+  BindBlob(s, columns.result, x.result);
+  BindText(s, columns.error, x.error);
+  BindInt(s, columns.dead_reason, static_cast<int>(x.dead_reason));
+  BindText(s, columns.cancel_reason, x.cancel_reason);
+  BindInt(s, columns.progress_percent, x.progress.percent);
+  BindText(s, columns.progress_message, x.progress.message);
+  BindOwnedBlob(s, columns.history, EncodeHistory(x.history));
+  BindInt(s, columns.last_token, static_cast<int64_t>(x.last_token.value));
+}
+
+// Binds every column of `job` for the insert. The strings of `job` must
 // outlive the statement's step.
 void BindJob(sqlite3_stmt* s, const Job& job) {
   BindInt(s, kId, static_cast<int64_t>(job.id.value));
   BindText(s, kQueue, job.queue);
   BindText(s, kType, job.type);
-  BindInt(s, kState, static_cast<int>(job.state));
+  BindBlob(s, kPayload, job.payload);
   BindInt(s, kPriority, job.priority);
   BindOwnedBlob(s, kLabels, EncodeLabels(job.labels));
   BindText(s, kIdempotencyKey, job.idempotency_key);
@@ -181,19 +224,8 @@ void BindJob(sqlite3_stmt* s, const Job& job) {
   BindOwnedBlob(s, kBackoff, EncodeBackoff(job.backoff));
   BindInt(s, kAttemptTimeout, DurationToNanos(job.attempt_timeout));
   BindInt(s, kDeadline, TimeToNanos(job.deadline));
-  BindInt(s, kAttempts, job.attempts);
   BindInt(s, kCreatedAt, TimeToNanos(job.created_at));
-  BindInt(s, kRunAt, TimeToNanos(job.run_at));
-  BindInt(s, kFinishedAt, TimeToNanos(job.finished_at));
-  BindInt(s, kExpiresAt, TimeToNanos(job.expires_at));
-  BindBlob(s, kResult, job.result);
-  BindText(s, kError, job.error);
-  BindInt(s, kDeadReason, static_cast<int>(job.dead_reason));
-  BindText(s, kCancelReason, job.cancel_reason);
-  BindInt(s, kProgressPercent, job.progress.percent);
-  BindText(s, kProgressMessage, job.progress.message);
-  BindOwnedBlob(s, kHistory, EncodeHistory(job.history));
-  BindInt(s, kLastToken, static_cast<int64_t>(job.last_token.value));
+  BindLifecycle(s, job, kInsertLifecycle);
 }
 
 std::string_view ColumnBytes(sqlite3_stmt* s, int column) {
@@ -207,7 +239,29 @@ std::string ColumnString(sqlite3_stmt* s, int column) {
 }
 int64_t ColumnInt(sqlite3_stmt* s, int column) { return sqlite3_column_int64(s, column); }
 
-absl::StatusOr<Job> ReadJob(sqlite3_stmt* s) {
+// What rows tend to share, decoded once: most jobs have no labels and no
+// history and their queue's backoff.
+class RowCache {
+ public:
+  // Decodes `data` unless it is the same as the last call's.
+  absl::StatusOr<Backoff> DecodeBackoff(std::string_view data) {
+    if (!backoff_bytes_.empty() && data == backoff_bytes_) return backoff_;
+    absl::StatusOr<Backoff> backoff = conveyor::DecodeBackoff(data);
+    if (backoff.ok()) {
+      backoff_bytes_ = std::string(data);
+      backoff_ = *backoff;
+    }
+    return backoff;
+  }
+  bool IsEmptyList(std::string_view data) const { return data == empty_list_; }
+
+ private:
+  const std::string empty_list_ = EncodeLabels(Labels());  // Same bytes as an empty history.
+  std::string backoff_bytes_;
+  Backoff backoff_;
+};
+
+absl::StatusOr<Job> ReadJob(sqlite3_stmt* s, RowCache& cache) {
   Job job;
   job.id.value = static_cast<uint64_t>(ColumnInt(s, kId));
   job.queue = ColumnString(s, kQueue);
@@ -225,9 +279,13 @@ absl::StatusOr<Job> ReadJob(sqlite3_stmt* s) {
   job.dead_reason = static_cast<DeadReason>(dead_reason);
   job.payload = ColumnString(s, kPayload);
   job.priority = static_cast<int32_t>(ColumnInt(s, kPriority));
-  absl::StatusOr<Labels> labels = DecodeLabels(ColumnBytes(s, kLabels));
-  absl::StatusOr<Backoff> backoff = DecodeBackoff(ColumnBytes(s, kBackoff));
-  absl::StatusOr<std::vector<Attempt>> history = DecodeHistory(ColumnBytes(s, kHistory));
+  const std::string_view labels_bytes = ColumnBytes(s, kLabels);
+  const std::string_view history_bytes = ColumnBytes(s, kHistory);
+  absl::StatusOr<Labels> labels =
+      cache.IsEmptyList(labels_bytes) ? Labels() : DecodeLabels(labels_bytes);
+  absl::StatusOr<Backoff> backoff = cache.DecodeBackoff(ColumnBytes(s, kBackoff));
+  absl::StatusOr<std::vector<Attempt>> history =
+      cache.IsEmptyList(history_bytes) ? std::vector<Attempt>() : DecodeHistory(history_bytes);
   for (const absl::Status& status : {labels.status(), backoff.status(), history.status()}) {
     if (!status.ok()) {
       return absl::DataLossError(absl::StrCat("job ", job.id.value, ": ", status.message()));
@@ -357,30 +415,25 @@ absl::Status SqliteDatabase::Write(const WriteBatch& batch) {
   Statements& st = *statements_;
   if (absl::Status s = Run(db_, st.begin.get(), "BEGIN"); !s.ok()) return s;
   absl::Status status;
-  for (const auto& [id, write] : batch.jobs()) {
-    const Job& job = write.job;
-    switch (write.op) {
-      case WriteBatch::Op::kInsert:
-        BindJob(st.insert_job.get(), job);
-        BindBlob(st.insert_job.get(), kPayload, job.payload);
-        status = Run(db_, st.insert_job.get(), absl::StrCat("insert job ", id));
-        break;
-      case WriteBatch::Op::kUpdate:
-        BindJob(st.update_job.get(), job);
-        status = Run(db_, st.update_job.get(), absl::StrCat("update job ", id));
-        if (status.ok() && sqlite3_changes(db_) != 1) {
-          status = absl::InternalError(absl::StrCat("sqlite: update of unknown job ", id));
-        }
-        break;
-      case WriteBatch::Op::kDelete:
-        BindInt(st.delete_job.get(), kId, static_cast<int64_t>(id));
-        status = Run(db_, st.delete_job.get(), absl::StrCat("delete job ", id));
-        if (status.ok() && sqlite3_changes(db_) != 1) {
-          status = absl::InternalError(absl::StrCat("sqlite: delete of unknown job ", id));
-        }
-        break;
+  for (uint64_t id : batch.deletes()) {
+    BindInt(st.delete_job.get(), 0, static_cast<int64_t>(id));
+    status = RunForJob(db_, st.delete_job.get(), "delete job", id);
+    if (status.ok() && sqlite3_changes(db_) != 1) {
+      status = absl::InternalError(absl::StrCat("sqlite: delete of unknown job ", id));
     }
     if (!status.ok()) break;
+  }
+  for (auto it = batch.updates().begin(); status.ok() && it != batch.updates().end(); ++it) {
+    BindInt(st.update_job.get(), 0, static_cast<int64_t>(it->first));
+    BindLifecycle(st.update_job.get(), it->second, kUpdateLifecycle);
+    status = RunForJob(db_, st.update_job.get(), "update job", it->first);
+    if (status.ok() && sqlite3_changes(db_) != 1) {
+      status = absl::InternalError(absl::StrCat("sqlite: update of unknown job ", it->first));
+    }
+  }
+  for (auto it = batch.inserts().begin(); status.ok() && it != batch.inserts().end(); ++it) {
+    BindJob(st.insert_job.get(), it->second);
+    status = RunForJob(db_, st.insert_job.get(), "insert job", it->first);
   }
   for (auto it = batch.queues().begin(); status.ok() && it != batch.queues().end(); ++it) {
     BindText(st.upsert_queue.get(), 0, it->first);
@@ -403,9 +456,10 @@ absl::StatusOr<RecoveredState> SqliteDatabase::Read() {
   absl::StatusOr<Statement> jobs =
       Prepare(db_, absl::StrCat("SELECT ", kJobColumns, " FROM jobs ORDER BY id"));
   if (!jobs.ok()) return jobs.status();
+  RowCache cache;
   int rc;
   while ((rc = sqlite3_step(jobs->get())) == SQLITE_ROW) {
-    absl::StatusOr<Job> job = ReadJob(jobs->get());
+    absl::StatusOr<Job> job = ReadJob(jobs->get(), cache);
     if (!job.ok()) return job.status();
     state.max_job_id = std::max(state.max_job_id, job->id);
     state.jobs.push_back(*std::move(job));

@@ -12,29 +12,24 @@ void WriteBatch::Record(uint64_t seq) {
 void WriteBatch::Create(uint64_t seq, const Job& job) {
   Record(seq);
   max_job_id_ = std::max(max_job_id_, job.id);
-  jobs_[job.id.value] = JobWrite{Op::kInsert, job};
+  inserts_[job.id.value] = job;
 }
 
 void WriteBatch::Update(uint64_t seq, const Job& job) {
   Record(seq);
-  auto [it, inserted] = jobs_.try_emplace(job.id.value);
-  JobWrite& write = it->second;
-  // An insert stays an insert, now of the newer version (same payload).
-  if (inserted || write.op != Op::kInsert) write.op = Op::kUpdate;
-  write.job = job;
+  // An insert stays an insert, now of the newer lifecycle (same payload).
+  if (auto it = inserts_.find(job.id.value); it != inserts_.end()) {
+    CopyLifecycle(job, it->second);
+    return;
+  }
+  updates_[job.id.value].CopyFrom(job);
 }
 
 void WriteBatch::Delete(uint64_t seq, JobId id) {
   Record(seq);
-  auto it = jobs_.find(id.value);
-  if (it != jobs_.end() && it->second.op == Op::kInsert) {
-    jobs_.erase(it);  // Never written: nothing to delete.
-    return;
-  }
-  JobWrite& write = jobs_[id.value];
-  write.op = Op::kDelete;
-  write.job = Job();
-  write.job.id = id;
+  if (inserts_.erase(id.value) == 1) return;  // Never written: nothing to delete.
+  updates_.erase(id.value);
+  deletes_.insert(id.value);
 }
 
 void WriteBatch::SetQueueSettings(uint64_t seq, const std::string& queue,

@@ -6,26 +6,24 @@
 #include <string>
 
 #include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
 #include "server/engine/ids.h"
 #include "server/engine/job.h"
 #include "server/engine/queue_settings.h"
+#include "server/store/job_lifecycle.h"
 
 namespace conveyor {
 
 // The observer calls with consecutive sequence numbers that one transaction
 // makes durable, coalesced: per job only the net effect is kept (a created
 // and then updated job is one insert of its last version; several updates
-// are one update; a job created and deleted in the same batch leaves no
-// write, though max_job_id() still counts it), per queue the last settings.
-// Not thread-safe.
+// are one update of the last lifecycle; a job created and deleted in the
+// same batch leaves no write, though max_job_id() still counts it), per
+// queue the last settings. A job id is in at most one of inserts(),
+// updates() and deletes(). An update copies only the job's lifecycle fields
+// (see job_lifecycle.h), never its payload. Not thread-safe.
 class WriteBatch {
  public:
-  enum class Op { kInsert, kUpdate, kDelete };
-  struct JobWrite {
-    Op op = Op::kInsert;
-    Job job;  // For kDelete only job.id is set. For kUpdate, job.payload is unused.
-  };
-
   // REQUIRES: `seq` greater than every seq recorded before; a job is created
   // once, and neither updated nor deleted after its deletion.
   void Create(uint64_t seq, const Job& job);
@@ -40,8 +38,12 @@ class WriteBatch {
   uint64_t last_seq() const { return last_seq_; }
   // The greatest id created in this batch; 0 when none.
   JobId max_job_id() const { return max_job_id_; }
-  // The net writes, by job id.
-  const absl::btree_map<uint64_t, JobWrite>& jobs() const { return jobs_; }
+  // Jobs created in this batch, at their last version, by id.
+  const absl::btree_map<uint64_t, Job>& inserts() const { return inserts_; }
+  // The last lifecycle of jobs created before this batch, by id.
+  const absl::btree_map<uint64_t, JobLifecycle>& updates() const { return updates_; }
+  // Jobs created before this batch and deleted in it.
+  const absl::btree_set<uint64_t>& deletes() const { return deletes_; }
   // The last settings of each queue changed, by name.
   const absl::btree_map<std::string, QueueSettings>& queues() const { return queues_; }
 
@@ -51,7 +53,9 @@ class WriteBatch {
   size_t changes_ = 0;
   uint64_t last_seq_ = 0;
   JobId max_job_id_;
-  absl::btree_map<uint64_t, JobWrite> jobs_;
+  absl::btree_map<uint64_t, Job> inserts_;
+  absl::btree_map<uint64_t, JobLifecycle> updates_;
+  absl::btree_set<uint64_t> deletes_;
   absl::btree_map<std::string, QueueSettings> queues_;
 };
 

@@ -133,7 +133,7 @@ TEST_F(LeaseTest, ReleaseQueuesAgainWithoutCountingTheAttempt) {
   JobId id = SubmitOne(spec);
   ASSERT_OK(engine().SetConcurrency(w.id, 0));  // Keep it from coming straight back.
   const Assignment a = w.channel->assignments.at(0);
-  ASSERT_OK_AND_ASSIGN(Mutation<Job> m, engine().Release(w.id, id, a.token));
+  ASSERT_OK_AND_ASSIGN(Mutation<JobTransition> m, engine().Release(w.id, id, a.token));
   EXPECT_EQ(m.value.state, JobState::kQueued);
   Job j = Get(id);
   EXPECT_EQ(j.state, JobState::kQueued);

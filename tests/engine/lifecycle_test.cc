@@ -33,7 +33,7 @@ TEST_F(EngineTest, SubmitDispatchCompleteSucceeds) {
   EXPECT_EQ(engine().RunningCount(), 1u);
 
   clock_.Advance(absl::Seconds(2));
-  ASSERT_OK_AND_ASSIGN(Mutation<Job> done, engine().Complete(w.id, id, a.token, "out"));
+  ASSERT_OK_AND_ASSIGN(Mutation<JobTransition> done, engine().Complete(w.id, id, a.token, "out"));
   EXPECT_EQ(done.value.state, JobState::kSucceeded);
   EXPECT_EQ(done.seq, observer_.last_seq());
 
@@ -255,8 +255,8 @@ TEST_F(EngineTest, ProgressIsRecordedOnTheJob) {
   Progress p;
   p.percent = 40;
   p.message = "half-ish";
-  ASSERT_OK_AND_ASSIGN(Mutation<Job> m, engine().ReportProgress(w.id, id, a.token, p));
-  EXPECT_EQ(m.value.progress.percent, 40);
+  ASSERT_OK_AND_ASSIGN(Mutation<JobTransition> m, engine().ReportProgress(w.id, id, a.token, p));
+  EXPECT_EQ(m.value.state, JobState::kRunning);
   Job j = Get(id);
   EXPECT_EQ(j.progress.percent, 40);
   EXPECT_EQ(j.progress.message, "half-ish");

@@ -80,7 +80,7 @@ TEST_F(EngineTest, MutationSeqIsTheLastObservedChange) {
   ASSERT_OK_AND_ASSIGN(auto sub, engine().Submit({Spec(), Spec()}));
   EXPECT_EQ(sub.seq, observer_.last_seq());
   const Assignment a = w.channel->assignments.at(0);
-  ASSERT_OK_AND_ASSIGN(Mutation<Job> c, engine().Complete(w.id, a.job.id, a.token, ""));
+  ASSERT_OK_AND_ASSIGN(Mutation<JobTransition> c, engine().Complete(w.id, a.job.id, a.token, ""));
   EXPECT_EQ(c.seq, observer_.last_seq()) << "includes the next job's dispatch";
   ASSERT_OK_AND_ASSIGN(Mutation<Job> x, engine().Cancel(sub.value[1].id, "x"));
   EXPECT_EQ(x.seq, observer_.last_seq());

@@ -9,7 +9,7 @@ namespace {
 class RetryTest : public EngineTest {
  protected:
   // Runs the job's current attempt on `w` and fails it.
-  absl::StatusOr<Mutation<Job>> FailCurrent(const TestWorker& w, JobId id, const std::string& error,
+  absl::StatusOr<Mutation<JobTransition>> FailCurrent(const TestWorker& w, JobId id, const std::string& error,
                                             bool permanent = false) {
     std::optional<Assignment> a = w.channel->Find(id);
     if (!a) return absl::InternalError("test: job not assigned to this worker");
@@ -34,7 +34,7 @@ TEST_F(RetryTest, FailSchedulesRetryWithExactBackoffThenDead) {
     ASSERT_EQ(w.channel->assignments.size(), static_cast<size_t>(attempt));
     EXPECT_EQ(w.channel->assignments.back().attempt, attempt);
     const absl::Time failed_at = Now();
-    ASSERT_OK_AND_ASSIGN(Mutation<Job> m, FailCurrent(w, id, absl::StrCat("boom ", attempt)));
+    ASSERT_OK_AND_ASSIGN(Mutation<JobTransition> m, FailCurrent(w, id, absl::StrCat("boom ", attempt)));
     EXPECT_EQ(m.value.state, JobState::kScheduled);
     Job j = Get(id);
     EXPECT_EQ(j.state, JobState::kScheduled);
@@ -50,7 +50,7 @@ TEST_F(RetryTest, FailSchedulesRetryWithExactBackoffThenDead) {
   }
   ASSERT_EQ(w.channel->assignments.size(), 4u);
   EXPECT_EQ(w.channel->assignments.back().attempt, 4);
-  ASSERT_OK_AND_ASSIGN(Mutation<Job> last, FailCurrent(w, id, "boom 4"));
+  ASSERT_OK_AND_ASSIGN(Mutation<JobTransition> last, FailCurrent(w, id, "boom 4"));
   EXPECT_EQ(last.value.state, JobState::kDead);
 
   Job j = Get(id);
@@ -128,7 +128,7 @@ TEST_F(RetryTest, PermanentFailureIsDeadAtOnce) {
   JobSpec spec = Spec();
   spec.max_attempts = 5;
   JobId id = SubmitOne(spec);
-  ASSERT_OK_AND_ASSIGN(Mutation<Job> m, FailCurrent(w, id, "bad input", /*permanent=*/true));
+  ASSERT_OK_AND_ASSIGN(Mutation<JobTransition> m, FailCurrent(w, id, "bad input", /*permanent=*/true));
   EXPECT_EQ(m.value.state, JobState::kDead);
   Job j = Get(id);
   EXPECT_EQ(j.state, JobState::kDead);

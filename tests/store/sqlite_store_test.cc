@@ -252,7 +252,9 @@ TEST(SqliteStoreCrashTest, EveryAcknowledgedChangeSurvivesSigkill) {
       ++bad_payload;
     }
     if (updated.contains(id) &&
-        (it->second->state != JobState::kRunning || it->second->attempts != 1)) {
+        (it->second->state != JobState::kRunning || it->second->attempts != 1 ||
+         it->second->history.size() != 1 ||
+         it->second->history[0].worker_name != absl::StrCat("w-", id))) {
       ++stale;
     }
   }

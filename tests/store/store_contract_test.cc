@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
+#include "server/store/job_lifecycle.h"
 #include "server/store/memory_store.h"
 #include "server/store/sqlite_store.h"
 #include "server/store/store.h"
@@ -177,6 +178,36 @@ TYPED_TEST(StoreContractTest, PayloadSurvivesUpdates) {
   RecoveredState state = this->Restart();
   ASSERT_EQ(state.jobs.size(), 1u);
   ExpectSameJob(state.jobs[0], job);
+}
+
+TYPED_TEST(StoreContractTest, UpdatesWriteOnlyTheLifecycle) {
+  // The engine never changes a job's spec after creation, so an update may
+  // carry anything there: the store keeps the spec (payload included) as
+  // created and takes every lifecycle field from the update. Job 1 is
+  // updated after its insert was durable, job 2 in the same batch.
+  const Job created1 = MakeNewJob(1, "payload one"), created2 = MakeNewJob(2, "payload two");
+  this->Create(created1);
+  ASSERT_TRUE(this->store_->Flush().ok());
+  this->Create(created2);
+  std::vector<Job> expected;
+  for (const Job& created : {created1, created2}) {
+    Job update = MakeFullJob(created.id.value);  // Every lifecycle field set.
+    update.payload.clear();
+    update.queue = "other";
+    update.labels.clear();
+    this->Update(update);
+    Job want = created;
+    CopyLifecycle(update, want);
+    expected.push_back(want);
+  }
+  ASSERT_TRUE(this->store_->Flush().ok());
+
+  RecoveredState state = this->Restart();
+  ASSERT_EQ(state.jobs.size(), 2u);
+  ExpectSameJob(state.jobs[0], expected[0]);
+  ExpectSameJob(state.jobs[1], expected[1]);
+  EXPECT_EQ(state.jobs[0].payload, "payload one");
+  EXPECT_EQ(state.jobs[0].history.size(), 2u);
 }
 
 TYPED_TEST(StoreContractTest, CoalescedChangesRecoverTheirNetEffect) {

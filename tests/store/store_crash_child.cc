@@ -1,7 +1,8 @@
 // Creates jobs in a SqliteStore from several threads until killed, and
 // appends to an ack file, one per line, what the store acknowledged:
 //   c <id>   job <id> created, payload "crash-payload-<id>-..." (see Payload)
-//   u <id>   job <id> then updated to RUNNING with attempts 1
+//   u <id>   job <id> then updated to RUNNING with attempts 1 and one attempt
+//            by worker "w-<id>" in its history (the update carries no payload)
 // Usage: store_crash_child <db path> <ack file> <threads>
 // Exits 1 when the store fails; runs at most 10 minutes.
 
@@ -49,8 +50,14 @@ class Producer {
       if (!AwaitAndAck(seq, absl::StrCat("c ", job.id.value, "\n"))) return false;
       {
         absl::MutexLock lock(&engine_mu_);
+        job.payload.clear();  // Updates write the lifecycle only.
         job.state = JobState::kRunning;
         job.attempts = 1;
+        Attempt& attempt = job.history.emplace_back();
+        attempt.number = 1;
+        attempt.worker = WorkerId{job.id.value};
+        attempt.worker_name = absl::StrCat("w-", job.id.value);
+        attempt.started_at = job.created_at;
         seq = ++seq_;
         store_->OnJobUpdated(seq, job);
       }

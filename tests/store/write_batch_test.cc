@@ -17,9 +17,9 @@ TEST(WriteBatchTest, KeepsOnlyTheLastUpdateOfAJob) {
   }
   EXPECT_EQ(batch.changes(), 5u);
   EXPECT_EQ(batch.last_seq(), 5u);
-  ASSERT_EQ(batch.jobs().size(), 1u);
-  EXPECT_EQ(batch.jobs().at(1).op, WriteBatch::Op::kUpdate);
-  EXPECT_EQ(batch.jobs().at(1).job.attempts, 5);
+  ASSERT_EQ(batch.updates().size(), 1u);
+  EXPECT_TRUE(batch.inserts().empty());
+  EXPECT_EQ(batch.updates().at(1).attempts, 5);
   EXPECT_EQ(batch.max_job_id(), JobId{});  // No create here.
 }
 
@@ -29,11 +29,29 @@ TEST(WriteBatchTest, CreateThenUpdateIsOneInsertOfTheLastVersion) {
   batch.Create(1, job);
   job.state = JobState::kRunning;
   batch.Update(2, job);
-  ASSERT_EQ(batch.jobs().size(), 1u);
-  const WriteBatch::JobWrite& write = batch.jobs().at(4);
-  EXPECT_EQ(write.op, WriteBatch::Op::kInsert);
-  EXPECT_EQ(write.job.state, JobState::kRunning);
-  EXPECT_EQ(write.job.payload, "the payload");
+  ASSERT_EQ(batch.inserts().size(), 1u);
+  EXPECT_TRUE(batch.updates().empty());
+  const Job& insert = batch.inserts().at(4);
+  EXPECT_EQ(insert.state, JobState::kRunning);
+  EXPECT_EQ(insert.payload, "the payload");
+}
+
+TEST(WriteBatchTest, UpdateCopiesOnlyTheLifecycle) {
+  WriteBatch batch;
+  Job job = MakeNewJob(3, "payload never copied by an update");
+  job.state = JobState::kSucceeded;
+  job.result = "out";
+  job.history.push_back(Attempt{1, WorkerId{9}, "w", absl::UnixEpoch(), absl::UnixEpoch(),
+                                AttemptOutcome::kSucceeded, ""});
+  job.last_token = FencingToken{4};
+  batch.Update(1, job);
+  ASSERT_EQ(batch.updates().size(), 1u);
+  const JobLifecycle& update = batch.updates().at(3);
+  EXPECT_EQ(update.state, JobState::kSucceeded);
+  EXPECT_EQ(update.result, "out");
+  ASSERT_EQ(update.history.size(), 1u);
+  EXPECT_EQ(update.history[0].worker, WorkerId{9});
+  EXPECT_EQ(update.last_token, FencingToken{4});
 }
 
 TEST(WriteBatchTest, CreateThenDeleteCancelsOutButCountsTheId) {
@@ -41,7 +59,9 @@ TEST(WriteBatchTest, CreateThenDeleteCancelsOutButCountsTheId) {
   batch.Create(1, MakeNewJob(7));
   batch.Update(2, MakeNewJob(7));
   batch.Delete(3, JobId{7});
-  EXPECT_TRUE(batch.jobs().empty());
+  EXPECT_TRUE(batch.inserts().empty());
+  EXPECT_TRUE(batch.updates().empty());
+  EXPECT_TRUE(batch.deletes().empty());
   EXPECT_EQ(batch.max_job_id(), JobId{7});
   EXPECT_EQ(batch.changes(), 3u);
   EXPECT_FALSE(batch.empty());
@@ -51,8 +71,9 @@ TEST(WriteBatchTest, UpdateThenDeleteIsADelete) {
   WriteBatch batch;
   batch.Update(1, MakeNewJob(2));
   batch.Delete(2, JobId{2});
-  ASSERT_EQ(batch.jobs().size(), 1u);
-  EXPECT_EQ(batch.jobs().at(2).op, WriteBatch::Op::kDelete);
+  EXPECT_TRUE(batch.updates().empty());
+  EXPECT_EQ(batch.deletes().size(), 1u);
+  EXPECT_TRUE(batch.deletes().contains(2));
 }
 
 TEST(WriteBatchTest, QueueSettingsLastWins) {
