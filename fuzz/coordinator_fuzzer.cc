@@ -14,6 +14,8 @@
 
 #include <array>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,7 +32,7 @@ constexpr size_t kMaxStreams = 3;
 
 // Names that mean something to the coordinator, and some that break rules.
 constexpr std::array<const char*, 10> kNames = {
-    "default", "q1", "q2", "echo", "", "a b", "bad/name", "-", "q.x_y-z", "\xff\xfe"};
+    "default", "q1", "q2", "echo", "", "a b", "bad/name", "-", "q.x_y-z", "caf\xc3\xa9"};
 
 class Session {
  public:
@@ -48,10 +50,18 @@ class Session {
       return kNames[in_.ConsumeIntegralInRange<size_t>(0, kNames.size() - 1)];
     }
     if (in_.ConsumeBool()) return std::string(in_.ConsumeIntegralInRange(120, 140), 'n');
-    return in_.ConsumeRandomLengthString(24);
+    return Text(24);
   }
 
   std::string Bytes(size_t max) { return in_.ConsumeRandomLengthString(max); }
+
+  // For proto string fields, which must be UTF-8 (else gRPC refuses the
+  // message before our code sees it): any ASCII, control bytes included.
+  std::string Text(size_t max) {
+    std::string s = in_.ConsumeRandomLengthString(max);
+    for (char& c : s) c = static_cast<char>(c & 0x7f);
+    return s;
+  }
 
   // A job id: one handed out so far (mostly), or any.
   uint64_t JobId() {
@@ -108,7 +118,7 @@ class Session {
     if (in_.ConsumeBool()) {
       spec->set_payload(Bytes(80));
     } else if (in_.ConsumeBool()) {
-      spec->set_payload_text(Bytes(80));
+      spec->set_payload_text(Text(80));
     }
     if (in_.ConsumeBool()) spec->set_priority(in_.ConsumeIntegral<int32_t>());
     switch (in_.ConsumeIntegralInRange(0, 2)) {
@@ -124,9 +134,9 @@ class Session {
       case 2: Duration(spec->mutable_timeout()); break;
       default: break;
     }
-    if (in_.ConsumeBool()) spec->set_idempotency_key(Bytes(8));
+    if (in_.ConsumeBool()) spec->set_idempotency_key(Text(8));
     const int labels = in_.ConsumeIntegralInRange(0, 2);
-    for (int i = 0; i < labels; ++i) (*spec->mutable_labels())[Bytes(8)] = Bytes(8);
+    for (int i = 0; i < labels; ++i) (*spec->mutable_labels())[Text(8)] = Text(8);
   }
 
   // A context for a unary call; waiting calls get a deadline of a few ms.
@@ -172,14 +182,14 @@ class Session {
     switch (in_.ConsumeIntegralInRange(0, 9)) {
       case 0: {
         v1::Hello* h = m.mutable_hello();
-        h->set_name(Bytes(16));
+        h->set_name(Text(16));
         const int queues = in_.ConsumeIntegralInRange(0, 3);
         for (int i = 0; i < queues; ++i) h->add_queues(Name());
         const int types = in_.ConsumeIntegralInRange(0, 2);
         for (int i = 0; i < types; ++i) h->add_types(Name());
         h->set_concurrency(in_.ConsumeBool() ? in_.ConsumeIntegralInRange(-1, 6)
                                              : in_.ConsumeIntegral<int32_t>());
-        if (in_.ConsumeBool()) (*h->mutable_labels())[Bytes(8)] = Bytes(8);
+        if (in_.ConsumeBool()) (*h->mutable_labels())[Text(8)] = Text(8);
         break;
       }
       case 1:
@@ -197,7 +207,7 @@ class Session {
         p->set_job_id(job_id);
         p->set_fencing_token(token);
         p->mutable_progress()->set_percent(in_.ConsumeIntegralInRange(-5, 105));
-        p->mutable_progress()->set_message(Bytes(80));
+        p->mutable_progress()->set_message(Text(80));
         break;
       }
       case 4:
@@ -217,7 +227,7 @@ class Session {
         Lease(*w, &job_id, &token);
         f->set_job_id(job_id);
         f->set_fencing_token(token);
-        f->set_error(Bytes(40));
+        f->set_error(Text(40));
         f->set_permanent(in_.ConsumeBool());
         break;
       }
@@ -266,17 +276,21 @@ class Session {
         req.set_page_size(in_.ConsumeBool() ? in_.ConsumeIntegralInRange(-2, 3)
                                             : in_.ConsumeIntegral<int32_t>());
         if (in_.ConsumeBool()) {
-          req.set_page_token(in_.ConsumeBool() ? std::to_string(JobId()) : Bytes(24));
+          req.set_page_token(in_.ConsumeBool() ? std::to_string(JobId()) : Text(24));
         }
         req.set_omit_payloads(in_.ConsumeBool());
         v1::ListJobsResponse resp;
-        (void)coordinator_.jobs().ListJobs(Context().get(), req, &resp);
+        const grpc::Status s = coordinator_.jobs().ListJobs(Context().get(), req, &resp);
+        if (s.ok() && !v1::JobState_IsValid(req.state())) {
+          std::fprintf(stderr, "ListJobs took state %d, which no JobState names\n", req.state());
+          std::abort();
+        }
         break;
       }
       case 4: {
         v1::CancelJobRequest req;
         req.set_id(JobId());
-        req.set_reason(Bytes(40));
+        req.set_reason(Text(40));
         v1::Job resp;
         (void)coordinator_.jobs().CancelJob(Context().get(), req, &resp);
         break;
@@ -350,7 +364,7 @@ class Session {
         v1::ListDeadJobsRequest req;
         if (in_.ConsumeBool()) req.set_queue(Name());
         req.set_page_size(in_.ConsumeIntegralInRange(-2, 3));
-        if (in_.ConsumeBool()) req.set_page_token(Bytes(24));
+        if (in_.ConsumeBool()) req.set_page_token(Text(24));
         v1::ListDeadJobsResponse resp;
         (void)coordinator_.admin().ListDeadJobs(Context().get(), req, &resp);
         break;

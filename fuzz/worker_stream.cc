@@ -70,7 +70,8 @@ void WorkerStream::ReadAll() {
     absl::MutexLock lock(&mu_);
     if (m.has_assignment()) {
       leases_.push_back({m.assignment().job().id(), m.assignment().fencing_token()});
-    } else if (m.has_ack() && m.ack().job_id() == 0) {
+    } else if (m.has_ack() && m.ack().job_id() == 0 &&
+               m.ack().fencing_token() >= (uint64_t{1} << 62)) {
       synced_ = std::max(synced_, m.ack().fencing_token());
     }
   }

@@ -54,7 +54,8 @@ class WorkerStream {
   std::thread reader_;
   bool hello_sent_ = false;
   bool closed_ = false;
-  uint64_t next_sync_token_ = 1;
+  // Above any token the fuzzer sends, so only Sync's own acks count.
+  uint64_t next_sync_token_ = uint64_t{1} << 62;
 
   mutable absl::Mutex mu_;
   std::vector<Lease> leases_ ABSL_GUARDED_BY(mu_);

@@ -243,6 +243,11 @@ grpc::ServerUnaryReactor* JobService::ListJobs(grpc::CallbackServerContext* cont
                                                v1::ListJobsResponse* response) {
   JobFilter filter;
   filter.queue = request->queue();
+  if (!v1::JobState_IsValid(request->state())) {
+    return FinishNow(context, absl::InvalidArgumentError(absl::StrCat(
+                                  "state ", request->state(),
+                                  " is not a JobState: leave it unset or use 1 to 6")));
+  }
   if (request->state() != v1::JOB_STATE_UNSPECIFIED) {
     filter.state = static_cast<JobState>(request->state());
   }
