@@ -17,7 +17,7 @@ FUZZ_SECONDS=${CONVEYOR_FUZZ_SECONDS:-60}
 STAGES=("$@")
 ((${#STAGES[@]})) || STAGES=(asan tsan fuzz)
 
-export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1:check_initialization_order=1"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:check_initialization_order=1"
 export LSAN_OPTIONS="suppressions=$PWD/tests/sanitizers/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export TSAN_OPTIONS="suppressions=$PWD/tests/sanitizers/tsan.supp:halt_on_error=1:second_deadlock_stack=1:print_suppressions=0"
@@ -50,7 +50,7 @@ for stage in "${STAGES[@]}"; do
       cmake --build build-asan -j"$JOBS" --target coordinator_fuzzer
       mkdir -p build-asan/fuzz-corpus build-asan/fuzz-artifacts
       # New inputs go to the build tree's corpus; the checked-in ones are read.
-      ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0" build-asan/fuzz/coordinator_fuzzer \
+      build-asan/fuzz/coordinator_fuzzer \
         -max_total_time="$FUZZ_SECONDS" -timeout=60 -rss_limit_mb=4096 -max_len=4096 \
         -print_final_stats=1 -artifact_prefix=build-asan/fuzz-artifacts/ \
         build-asan/fuzz-corpus fuzz/corpus/coordinator fuzz/regression
