@@ -264,6 +264,11 @@ grpc::ServerUnaryReactor* JobService::ListJobs(grpc::CallbackServerContext* cont
   if (refused != nullptr) return refused;
   JobFilter filter;
   filter.queue = request->queue();
+  if (!v1::JobState_IsValid(request->state())) {
+    return FinishNow(context, absl::InvalidArgumentError(absl::StrCat(
+                                  "state ", request->state(),
+                                  " is not a JobState: leave it unset or use 1 to 6")));
+  }
   if (request->state() != v1::JOB_STATE_UNSPECIFIED) {
     filter.state = static_cast<JobState>(request->state());
   }

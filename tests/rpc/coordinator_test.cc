@@ -335,6 +335,16 @@ TEST_F(CoordinatorTest, BadInputGetsClearStatus) {
   grpc::ClientContext big_ctx;
   EXPECT_EQ(jobs_->Submit(&big_ctx, big, &resp).error_code(),
             grpc::StatusCode::RESOURCE_EXHAUSTED);
+
+  // proto3 enums are open: a state no JobState names is refused, not an
+  // empty list.
+  v1::ListJobsRequest list;
+  list.set_state(static_cast<v1::JobState>(42));
+  v1::ListJobsResponse listed;
+  grpc::ClientContext list_ctx;
+  grpc::Status ls = jobs_->ListJobs(&list_ctx, list, &listed);
+  EXPECT_EQ(ls.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(ls.error_message().find("state 42"), std::string::npos) << ls.error_message();
 }
 
 TEST_F(CoordinatorTest, HealthServes) {

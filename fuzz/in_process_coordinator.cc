@@ -1,0 +1,123 @@
+#include "fuzz/in_process_coordinator.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+
+namespace conveyor::fuzz {
+namespace {
+
+[[noreturn]] void Broken(const std::string& what) {
+  std::fprintf(stderr, "invariant broken: %s\n", what.c_str());
+  std::abort();
+}
+
+constexpr size_t kEverything = 1 << 30;
+
+}  // namespace
+
+EngineOptions FuzzEngineOptions() {
+  EngineOptions options;
+  options.max_payload_bytes = 64;
+  options.max_batch = 8;
+  options.max_worker_concurrency = 4;
+  options.max_queues = 6;
+  return options;
+}
+
+InProcessCoordinator::InProcessCoordinator()
+    : engine_(&clock_, &random_, &store_, FuzzEngineOptions()),
+      job_service_(&engine_, &store_, &clock_),
+      worker_service_(&engine_, &store_, &clock_),
+      admin_service_(&engine_, &store_) {
+  grpc::ServerBuilder builder;
+  builder.RegisterService(&job_service_);
+  builder.RegisterService(&worker_service_);
+  builder.RegisterService(&admin_service_);
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr) Broken("in-process server did not start");
+  channel_ = server_->InProcessChannel(grpc::ChannelArguments());
+  jobs_ = v1::JobService::NewStub(channel_);
+  admin_ = v1::AdminService::NewStub(channel_);
+  workers_ = v1::WorkerService::NewStub(channel_);
+}
+
+InProcessCoordinator::~InProcessCoordinator() {
+  server_->Shutdown(std::chrono::system_clock::now());
+  server_->Wait();
+  store_.Close();
+}
+
+void InProcessCoordinator::Advance(absl::Duration d) {
+  clock_.Advance(d);
+  engine_.Tick();
+}
+
+void InProcessCoordinator::CheckInvariants(bool no_workers) {
+  JobFilter all;
+  all.limit = kEverything;
+  const std::vector<Job> jobs = engine_.ListJobs(all, /*omit_payloads=*/true);
+
+  // Jobs per (queue, state), as listed, against the queues' counts.
+  std::map<std::pair<std::string, JobState>, int64_t> listed;
+  int64_t running = 0;
+  for (const Job& job : jobs) {
+    ++listed[{job.queue, job.state}];
+    if (job.state == JobState::kRunning) ++running;
+  }
+  for (const QueueStats& q : engine_.ListQueues()) {
+    const std::pair<JobState, int64_t> counts[] = {
+        {JobState::kScheduled, q.scheduled}, {JobState::kQueued, q.queued},
+        {JobState::kRunning, q.running},     {JobState::kSucceeded, q.succeeded},
+        {JobState::kDead, q.dead},           {JobState::kCancelled, q.cancelled}};
+    for (const auto& [state, count] : counts) {
+      auto it = listed.find({q.name, state});
+      const int64_t want = it == listed.end() ? 0 : it->second;
+      if (count != want) {
+        Broken(absl::StrCat("queue ", q.name, " counts ", count, " jobs in state ",
+                            JobStateName(state), " but ", want, " are listed"));
+      }
+      if (it != listed.end()) listed.erase(it);
+    }
+  }
+  if (!listed.empty()) {
+    Broken(absl::StrCat(listed.begin()->second, " jobs of queue ", listed.begin()->first.first,
+                        " are in no listed queue"));
+  }
+
+  // Every RUNNING job holds exactly one lease, and every lease is of one.
+  size_t leases = 0;
+  for (const WorkerStats& w : engine_.ListWorkers()) leases += w.leases.size();
+  if (static_cast<int64_t>(leases) != running ||
+      engine_.RunningCount() != static_cast<size_t>(running)) {
+    Broken(absl::StrCat(running, " jobs are RUNNING but workers hold ", leases,
+                        " leases and RunningCount is ", engine_.RunningCount()));
+  }
+  if (no_workers && (running != 0 || !engine_.ListWorkers().empty())) {
+    Broken(absl::StrCat("every stream ended but ", engine_.ListWorkers().size(),
+                        " workers are connected and ", running, " jobs RUNNING"));
+  }
+
+  // The store holds what the engine holds.
+  const absl::Status store_error = store_.stats().error;
+  if (!store_error.ok()) Broken(absl::StrCat("store: ", store_error.ToString()));
+  auto recovered = store_.Recover();
+  if (!recovered.ok()) Broken(absl::StrCat("store recover: ", recovered.status().ToString()));
+  if (recovered->jobs.size() != jobs.size()) {
+    Broken(absl::StrCat("store holds ", recovered->jobs.size(), " jobs, engine ", jobs.size()));
+  }
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const Job& stored = recovered->jobs[i];
+    if (stored.id != jobs[i].id || stored.state != jobs[i].state ||
+        stored.attempts != jobs[i].attempts) {
+      Broken(absl::StrCat("store has job ", stored.id.value, " ", JobStateName(stored.state),
+                          " attempts ", stored.attempts, "; engine has job ", jobs[i].id.value,
+                          " ", JobStateName(jobs[i].state), " attempts ", jobs[i].attempts));
+    }
+  }
+}
+
+}  // namespace conveyor::fuzz

@@ -1,0 +1,189 @@
+// ThreadSanitizer builds only (CONVEYOR_SANITIZER=tsan links it into every
+// executable). Debian's Abseil is not built with -fsanitize=thread, so its
+// absl::Mutex and absl::CondVar (used by our code, and by gRPC underneath
+// grpc_core::Mutex) carry no TSan annotations: TSan would see none of their
+// happens-before edges and report every ABSL_GUARDED_BY field as a race.
+//
+// This file defines the Mutex/CondVar entry points in the executable, which
+// the dynamic linker prefers over libabsl_synchronization.so's (for calls
+// from our code, from gRPC and from Abseil itself). Each forwards to the
+// library's definition (dlsym RTLD_NEXT) between the annotations that Abseil
+// itself adds when it is built with TSan (__tsan_mutex_pre_lock etc.).
+// Nothing is suppressed: the locks become visible.
+
+#include <dlfcn.h>
+#include <sanitizer/tsan_interface.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+
+namespace {
+
+#define CONVEYOR_STR2(x) #x
+#define CONVEYOR_STR(x) CONVEYOR_STR2(x)
+
+// The address of Abseil's own definition of `absl::<inline namespace>::`
+// followed by `rest` (an Itanium-mangled name tail).
+template <typename Fn>
+Fn Real(const char* rest) {
+  const char* ns = CONVEYOR_STR(ABSL_OPTION_INLINE_NAMESPACE_NAME);
+  const std::string name =
+      std::string("_ZN4absl") + std::to_string(std::strlen(ns)) + ns + rest;
+  void* f = dlsym(RTLD_NEXT, name.c_str());
+  if (f == nullptr) {
+    std::fprintf(stderr, "tsan_absl_mutex: %s not found\n", name.c_str());
+    std::abort();
+  }
+  return reinterpret_cast<Fn>(f);
+}
+
+void Locked(void* mu, unsigned flags = 0) {
+  __tsan_mutex_pre_lock(mu, flags);
+  __tsan_mutex_post_lock(mu, flags, 0);
+}
+
+void Unlocked(void* mu, unsigned flags = 0) {
+  __tsan_mutex_pre_unlock(mu, flags);
+  __tsan_mutex_post_unlock(mu, flags);
+}
+
+}  // namespace
+
+namespace absl {
+ABSL_NAMESPACE_BEGIN
+
+void Mutex::Lock() {
+  static const auto real = Real<void (*)(Mutex*)>("5Mutex4LockEv");
+  __tsan_mutex_pre_lock(this, 0);
+  real(this);
+  __tsan_mutex_post_lock(this, 0, 0);
+}
+
+void Mutex::Unlock() {
+  static const auto real = Real<void (*)(Mutex*)>("5Mutex6UnlockEv");
+  __tsan_mutex_pre_unlock(this, 0);
+  real(this);
+  __tsan_mutex_post_unlock(this, 0);
+}
+
+bool Mutex::TryLock() {
+  static const auto real = Real<bool (*)(Mutex*)>("5Mutex7TryLockEv");
+  __tsan_mutex_pre_lock(this, __tsan_mutex_try_lock);
+  const bool locked = real(this);
+  __tsan_mutex_post_lock(
+      this, __tsan_mutex_try_lock | (locked ? 0 : __tsan_mutex_try_lock_failed), 0);
+  return locked;
+}
+
+void Mutex::ReaderLock() {
+  static const auto real = Real<void (*)(Mutex*)>("5Mutex10ReaderLockEv");
+  __tsan_mutex_pre_lock(this, __tsan_mutex_read_lock);
+  real(this);
+  __tsan_mutex_post_lock(this, __tsan_mutex_read_lock, 0);
+}
+
+void Mutex::ReaderUnlock() {
+  static const auto real = Real<void (*)(Mutex*)>("5Mutex12ReaderUnlockEv");
+  __tsan_mutex_pre_unlock(this, __tsan_mutex_read_lock);
+  real(this);
+  __tsan_mutex_post_unlock(this, __tsan_mutex_read_lock);
+}
+
+bool Mutex::ReaderTryLock() {
+  static const auto real = Real<bool (*)(Mutex*)>("5Mutex13ReaderTryLockEv");
+  const unsigned flags = __tsan_mutex_read_lock | __tsan_mutex_try_lock;
+  __tsan_mutex_pre_lock(this, flags);
+  const bool locked = real(this);
+  __tsan_mutex_post_lock(this, flags | (locked ? 0 : __tsan_mutex_try_lock_failed), 0);
+  return locked;
+}
+
+void Mutex::LockWhen(const Condition& cond) {
+  static const auto real =
+      Real<void (*)(Mutex*, const Condition&)>("5Mutex8LockWhenERKNS0_9ConditionE");
+  real(this, cond);
+  Locked(this);
+}
+
+void Mutex::ReaderLockWhen(const Condition& cond) {
+  static const auto real =
+      Real<void (*)(Mutex*, const Condition&)>("5Mutex14ReaderLockWhenERKNS0_9ConditionE");
+  real(this, cond);
+  Locked(this, __tsan_mutex_read_lock);
+}
+
+bool Mutex::LockWhenWithTimeout(const Condition& cond, Duration timeout) {
+  static const auto real = Real<bool (*)(Mutex*, const Condition&, Duration)>(
+      "5Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
+  const bool r = real(this, cond, timeout);
+  Locked(this);
+  return r;
+}
+
+bool Mutex::LockWhenWithDeadline(const Condition& cond, Time deadline) {
+  static const auto real = Real<bool (*)(Mutex*, const Condition&, Time)>(
+      "5Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
+  const bool r = real(this, cond, deadline);
+  Locked(this);
+  return r;
+}
+
+// Await* release and take the lock again inside; other threads' critical
+// sections may run in between.
+void Mutex::Await(const Condition& cond) {
+  static const auto real =
+      Real<void (*)(Mutex*, const Condition&)>("5Mutex5AwaitERKNS0_9ConditionE");
+  Unlocked(this);
+  real(this, cond);
+  Locked(this);
+}
+
+bool Mutex::AwaitWithTimeout(const Condition& cond, Duration timeout) {
+  static const auto real = Real<bool (*)(Mutex*, const Condition&, Duration)>(
+      "5Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE");
+  Unlocked(this);
+  const bool r = real(this, cond, timeout);
+  Locked(this);
+  return r;
+}
+
+bool Mutex::AwaitWithDeadline(const Condition& cond, Time deadline) {
+  static const auto real = Real<bool (*)(Mutex*, const Condition&, Time)>(
+      "5Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE");
+  Unlocked(this);
+  const bool r = real(this, cond, deadline);
+  Locked(this);
+  return r;
+}
+
+void CondVar::Wait(Mutex* mu) {
+  static const auto real = Real<void (*)(CondVar*, Mutex*)>("7CondVar4WaitEPNS0_5MutexE");
+  Unlocked(mu);
+  real(this, mu);
+  Locked(mu);
+}
+
+bool CondVar::WaitWithTimeout(Mutex* mu, Duration timeout) {
+  static const auto real = Real<bool (*)(CondVar*, Mutex*, Duration)>(
+      "7CondVar15WaitWithTimeoutEPNS0_5MutexENS0_8DurationE");
+  Unlocked(mu);
+  const bool r = real(this, mu, timeout);
+  Locked(mu);
+  return r;
+}
+
+bool CondVar::WaitWithDeadline(Mutex* mu, Time deadline) {
+  static const auto real = Real<bool (*)(CondVar*, Mutex*, Time)>(
+      "7CondVar16WaitWithDeadlineEPNS0_5MutexENS0_4TimeE");
+  Unlocked(mu);
+  const bool r = real(this, mu, deadline);
+  Locked(mu);
+  return r;
+}
+
+ABSL_NAMESPACE_END
+}  // namespace absl
