@@ -42,7 +42,7 @@ Engine::Engine(const Clock* clock, Random* random, JobObserver* observer, Engine
 Engine::~Engine() = default;
 
 void Engine::SetWakeupCallback(std::function<void()> callback) {
-  absl::MutexLock lock(&mu_);
+  OpLock lock(this);
   wakeup_callback_ = std::move(callback);
 }
 
@@ -54,14 +54,31 @@ void Engine::RunEffects() {
     if (!delivery_mu_.TryLock()) return;  // The deliverer will run ours too.
     std::vector<Effect> batch;
     {
-      absl::MutexLock lock(&mu_);
+      OpLock lock(this);
       batch.swap(effects_);
     }
     for (auto& effect : batch) effect();
     delivery_mu_.Unlock();
-    absl::MutexLock lock(&mu_);
+    OpLock lock(this);
     if (effects_.empty()) return;
   }
+}
+
+void Engine::NoteChange() {
+  ++seq_;
+  if (op_changed_ || observer_ == nullptr) return;
+  op_changed_ = true;
+  observer_->OnOperationBegin();
+}
+
+Engine::OpLock::OpLock(Engine* engine) : engine_(engine) { engine_->mu_.Lock(); }
+
+Engine::OpLock::~OpLock() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  if (engine_->op_changed_) {
+    engine_->op_changed_ = false;
+    engine_->observer_->OnOperationEnd();
+  }
+  engine_->mu_.Unlock();
 }
 
 void Engine::NoteWakeup(absl::Time t) {
@@ -92,12 +109,12 @@ void Engine::SetState(Job& job, JobState state) {
 }
 
 void Engine::Created(const Job& job) {
-  ++seq_;
+  NoteChange();
   if (observer_ != nullptr) observer_->OnJobCreated(seq_, job);
 }
 
 void Engine::Changed(const Job& job) {
-  ++seq_;
+  NoteChange();
   if (observer_ != nullptr) observer_->OnJobUpdated(seq_, job);
   auto it = watches_.find(job.id);
   if (it == watches_.end()) return;
@@ -228,7 +245,7 @@ void Engine::DeleteJob(JobId id) {
   --qs.counts[static_cast<int>(job.state)];
   watches_.erase(id);
   jobs_.erase(it);
-  ++seq_;
+  NoteChange();
   if (observer_ != nullptr) observer_->OnJobDeleted(seq_, id);
 }
 
@@ -314,7 +331,7 @@ absl::StatusOr<Mutation<std::vector<SubmitResult>>> Engine::Submit(std::vector<J
   }
   Mutation<std::vector<SubmitResult>> out;
   {
-    absl::MutexLock lock(&mu_);
+    OpLock lock(this);
     if (draining_) return errors::Draining();
     const absl::Time now = clock_->Now();
     // First pass: resolve duplicates and check limits, changing nothing.
@@ -429,7 +446,7 @@ std::vector<Job> Engine::ListJobs(const JobFilter& filter, bool omit_payloads) c
 absl::StatusOr<Mutation<Job>> Engine::Cancel(JobId id, std::string reason) {
   Mutation<Job> out;
   {
-    absl::MutexLock lock(&mu_);
+    OpLock lock(this);
     auto it = jobs_.find(id);
     if (it == jobs_.end()) return errors::JobNotFound(id);
     Job& job = it->second;
@@ -451,7 +468,7 @@ absl::StatusOr<Mutation<Job>> Engine::Cancel(JobId id, std::string reason) {
 absl::StatusOr<uint64_t> Engine::Watch(JobId id, std::shared_ptr<JobWatcher> watcher) {
   uint64_t handle;
   {
-    absl::MutexLock lock(&mu_);
+    OpLock lock(this);
     auto it = jobs_.find(id);
     if (it == jobs_.end()) return errors::JobNotFound(id);
     handle = ++watch_counter_;
@@ -463,7 +480,7 @@ absl::StatusOr<uint64_t> Engine::Watch(JobId id, std::shared_ptr<JobWatcher> wat
 }
 
 void Engine::Unwatch(JobId id, uint64_t handle) {
-  absl::MutexLock lock(&mu_);
+  OpLock lock(this);
   auto it = watches_.find(id);
   if (it == watches_.end()) return;
   auto& list = it->second;
@@ -498,7 +515,7 @@ absl::StatusOr<WorkerWelcome> Engine::ConnectWorker(WorkerHello hello,
   hello.concurrency = std::min(hello.concurrency, options_.max_worker_concurrency);
   WorkerWelcome welcome;
   {
-    absl::MutexLock lock(&mu_);
+    OpLock lock(this);
     if (draining_) return errors::Draining();
     const absl::Time now = clock_->Now();
     last_worker_id_ = WorkerId{last_worker_id_.value + 1};
@@ -525,7 +542,7 @@ absl::StatusOr<WorkerWelcome> Engine::ConnectWorker(WorkerHello hello,
 uint64_t Engine::DisconnectWorker(WorkerId worker) {
   uint64_t seq;
   {
-    absl::MutexLock lock(&mu_);
+    OpLock lock(this);
     auto wit = workers_.find(worker);
     if (wit == workers_.end()) return seq_;
     const absl::Time now = clock_->Now();
@@ -561,7 +578,7 @@ absl::Status Engine::SetConcurrency(WorkerId worker, int32_t concurrency) {
         absl::StrCat("concurrency must be >= 0 (got ", concurrency, ")"));
   }
   {
-    absl::MutexLock lock(&mu_);
+    OpLock lock(this);
     auto wit = workers_.find(worker);
     if (wit == workers_.end()) return errors::WorkerNotFound(worker);
     wit->second.hello.concurrency = std::min(concurrency, options_.max_worker_concurrency);
@@ -574,7 +591,7 @@ absl::Status Engine::SetConcurrency(WorkerId worker, int32_t concurrency) {
 
 absl::Status Engine::Heartbeat(WorkerId worker) {
   {
-    absl::MutexLock lock(&mu_);
+    OpLock lock(this);
     auto wit = workers_.find(worker);
     if (wit == workers_.end()) return errors::WorkerNotFound(worker);
     const absl::Time now = clock_->Now();
@@ -608,7 +625,7 @@ absl::StatusOr<Mutation<JobTransition>> Engine::Complete(WorkerId worker, JobId 
   }
   Mutation<JobTransition> out;
   {
-    absl::MutexLock lock(&mu_);
+    OpLock lock(this);
     auto job_or = CheckLease(worker, id, token);
     if (!job_or.ok()) return job_or.status();
     Job& job = **job_or;
@@ -629,7 +646,7 @@ absl::StatusOr<Mutation<JobTransition>> Engine::Fail(WorkerId worker, JobId id, 
                                            std::string error, bool permanent) {
   Mutation<JobTransition> out;
   {
-    absl::MutexLock lock(&mu_);
+    OpLock lock(this);
     auto job_or = CheckLease(worker, id, token);
     if (!job_or.ok()) return job_or.status();
     Job& job = **job_or;
@@ -651,7 +668,7 @@ absl::StatusOr<Mutation<JobTransition>> Engine::Fail(WorkerId worker, JobId id, 
 absl::StatusOr<Mutation<JobTransition>> Engine::Release(WorkerId worker, JobId id, FencingToken token) {
   Mutation<JobTransition> out;
   {
-    absl::MutexLock lock(&mu_);
+    OpLock lock(this);
     auto job_or = CheckLease(worker, id, token);
     if (!job_or.ok()) return job_or.status();
     Job& job = **job_or;
@@ -677,7 +694,7 @@ absl::StatusOr<Mutation<JobTransition>> Engine::ReportProgress(WorkerId worker, 
   }
   Mutation<JobTransition> out;
   {
-    absl::MutexLock lock(&mu_);
+    OpLock lock(this);
     auto job_or = CheckLease(worker, id, token);
     if (!job_or.ok()) return job_or.status();
     Job& job = **job_or;
@@ -823,7 +840,7 @@ absl::Time Engine::NextWakeupLocked() const {
 uint64_t Engine::Tick() {
   uint64_t seq;
   {
-    absl::MutexLock lock(&mu_);
+    OpLock lock(this);
     const absl::Time now = clock_->Now();
     absl::flat_hash_set<std::string> touched;
     absl::flat_hash_set<WorkerId> freed;
@@ -935,7 +952,7 @@ absl::StatusOr<Mutation<QueueStats>> Engine::UpdateQueue(const std::string& name
   if (!s.ok()) return s;
   Mutation<QueueStats> out;
   {
-    absl::MutexLock lock(&mu_);
+    OpLock lock(this);
     if (!queues_.contains(name) && queues_.size() >= options_.max_queues) {
       return errors::TooManyQueues(queues_.size(), options_.max_queues);
     }
@@ -945,7 +962,7 @@ absl::StatusOr<Mutation<QueueStats>> Engine::UpdateQueue(const std::string& name
     QueueState& qs = QueueFor(name);
     qs.settings = *settings;
     qs.configured = true;
-    ++seq_;
+    NoteChange();
     if (observer_ != nullptr) observer_->OnQueueSettingsChanged(seq_, name, qs.settings);
     DispatchQueue(name, now);
     out.value = StatsOf(name, qs, now);
@@ -1020,7 +1037,7 @@ absl::StatusOr<Mutation<int64_t>> Engine::Redrive(const std::string& queue,
                                                   const std::vector<JobId>& ids) {
   Mutation<int64_t> out;
   {
-    absl::MutexLock lock(&mu_);
+    OpLock lock(this);
     auto selected = SelectDead(queue, ids);
     if (!selected.ok()) return selected.status();
     const absl::Time now = clock_->Now();
@@ -1050,7 +1067,7 @@ absl::StatusOr<Mutation<int64_t>> Engine::Redrive(const std::string& queue,
 absl::StatusOr<Mutation<int64_t>> Engine::PurgeDead(const std::string& queue,
                                                     const std::vector<JobId>& ids) {
   Mutation<int64_t> out;
-  absl::MutexLock lock(&mu_);
+  OpLock lock(this);
   auto selected = SelectDead(queue, ids);
   if (!selected.ok()) return selected.status();
   for (JobId id : *selected) DeleteJob(id);
@@ -1064,7 +1081,7 @@ absl::StatusOr<Mutation<int64_t>> Engine::PurgeDead(const std::string& queue,
 
 absl::Status Engine::Restore(RecoveredState state) {
   {
-    absl::MutexLock lock(&mu_);
+    OpLock lock(this);
     if (!jobs_.empty() || !queues_.empty()) {
       return absl::FailedPreconditionError("Restore must come before any other call");
     }
@@ -1118,7 +1135,7 @@ absl::Status Engine::Restore(RecoveredState state) {
 
 void Engine::BeginDrain(absl::Duration grace) {
   {
-    absl::MutexLock lock(&mu_);
+    OpLock lock(this);
     if (draining_) return;
     draining_ = true;
     for (auto& [id, ws] : workers_) {

@@ -342,6 +342,23 @@ class Engine {
   void NoteWakeup(absl::Time t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Runs queued effects outside the lock, in the order they were queued.
   void RunEffects() ABSL_LOCKS_EXCLUDED(mu_);
+  // Before each change reaches the observer: opens the operation's bracket
+  // (JobObserver::OnOperationBegin) at its first change.
+  void NoteChange() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Holds mu_ for one operation; on release closes the observer's bracket
+  // if the operation changed anything. Every method that may change state
+  // locks through it.
+  class ABSL_SCOPED_LOCKABLE OpLock {
+   public:
+    explicit OpLock(Engine* engine) ABSL_EXCLUSIVE_LOCK_FUNCTION(engine->mu_);
+    ~OpLock() ABSL_UNLOCK_FUNCTION();
+    OpLock(const OpLock&) = delete;
+    OpLock& operator=(const OpLock&) = delete;
+
+   private:
+    Engine* const engine_;
+  };
 
   const Clock* const clock_;
   Random* const random_;
@@ -350,6 +367,8 @@ class Engine {
 
   mutable absl::Mutex mu_;
   uint64_t seq_ ABSL_GUARDED_BY(mu_) = 0;
+  // The operation holding mu_ has sent the observer a change.
+  bool op_changed_ ABSL_GUARDED_BY(mu_) = false;
   JobId last_job_id_ ABSL_GUARDED_BY(mu_);
   WorkerId last_worker_id_ ABSL_GUARDED_BY(mu_);
   uint64_t dispatch_counter_ ABSL_GUARDED_BY(mu_) = 0;

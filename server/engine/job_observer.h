@@ -31,6 +31,12 @@ class JobObserver {
   // A queue's settings changed (created with non-default settings).
   virtual void OnQueueSettingsChanged(uint64_t seq, const std::string& queue,
                                       const QueueSettings& settings) = 0;
+  // Bracket the changes of one engine operation (e.g. every job of one
+  // Submit batch): Begin comes before its first change, End after its last.
+  // A store must make such a group durable all or none: a crash must never
+  // keep part of an operation. Changes outside a bracket stand alone.
+  virtual void OnOperationBegin() {}
+  virtual void OnOperationEnd() {}
 };
 
 }  // namespace conveyor

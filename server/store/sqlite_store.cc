@@ -50,10 +50,24 @@ absl::StatusOr<RecoveredState> SqliteStore::Recover() {
 
 WriteBatch* SqliteStore::OpenBatch() {
   if (stopping_ || !error_.ok()) return nullptr;
-  if (pending_.empty() || pending_.back().changes() >= options_.max_batch) {
+  const bool may_split = !in_operation_ || operation_start_;
+  operation_start_ = false;
+  if (pending_.empty() || (may_split && pending_.back().changes() >= options_.max_batch)) {
     pending_.emplace_back();
   }
   return &pending_.back();
+}
+
+void SqliteStore::OnOperationBegin() {
+  absl::MutexLock lock(&mu_);
+  in_operation_ = true;
+  operation_start_ = true;
+}
+
+void SqliteStore::OnOperationEnd() {
+  absl::MutexLock lock(&mu_);
+  in_operation_ = false;
+  operation_start_ = false;
 }
 
 void SqliteStore::OnJobCreated(uint64_t seq, const Job& job) {
@@ -136,8 +150,9 @@ void SqliteStore::WriterLoop() {
     bool broken;
     {
       absl::MutexLock lock(&mu_);
+      // The last batch waits while an operation in it is still open.
       auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return !pending_.empty() || stopping_;
+        return pending_.size() > 1 || (!pending_.empty() && !in_operation_) || stopping_;
       };
       mu_.Await(absl::Condition(&has_work));
       if (pending_.empty()) break;  // Stopping, and everything is written.

@@ -60,6 +60,10 @@ class SqliteStore final : public Store {
   void OnJobDeleted(uint64_t seq, JobId id) override ABSL_LOCKS_EXCLUDED(mu_);
   void OnQueueSettingsChanged(uint64_t seq, const std::string& queue,
                               const QueueSettings& settings) override ABSL_LOCKS_EXCLUDED(mu_);
+  // A transaction never ends inside a bracketed operation, so a crash keeps
+  // all of its changes or none (a batch may exceed max_batch to do so).
+  void OnOperationBegin() override ABSL_LOCKS_EXCLUDED(mu_);
+  void OnOperationEnd() override ABSL_LOCKS_EXCLUDED(mu_);
 
   // A `seq` not observed yet waits for it. After Close(), a `seq` that is
   // durable gets OK, any other FAILED_PRECONDITION.
@@ -89,8 +93,13 @@ class SqliteStore final : public Store {
 
   mutable absl::Mutex mu_;
   // Batches waiting for the writer, oldest first; each holds consecutive
-  // seqs and at most max_batch changes.
+  // seqs and whole operations, and at most max_batch changes unless one
+  // operation has more. Only the last may hold an operation still open.
   std::deque<WriteBatch> pending_ ABSL_GUARDED_BY(mu_);
+  // Between OnOperationBegin and OnOperationEnd.
+  bool in_operation_ ABSL_GUARDED_BY(mu_) = false;
+  // The next change is an operation's first: it may start a new batch.
+  bool operation_start_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t observed_seq_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t durable_seq_ ABSL_GUARDED_BY(mu_) = 0;
   std::multimap<uint64_t, std::function<void(absl::Status)>> waiters_ ABSL_GUARDED_BY(mu_);

@@ -117,6 +117,25 @@ TEST(SqliteStoreTest, MaxBatchBoundsChangesPerTransaction) {
   EXPECT_EQ(store->stats().changes, 20u);
 }
 
+TEST(SqliteStoreTest, OneOperationIsOneTransactionWhateverItsSize) {
+  testing::TempDir dir;
+  std::unique_ptr<SqliteStore> store = OpenOrDie(dir.path() + "/db", {.max_batch = 2});
+  ASSERT_NE(store, nullptr);
+  // Like a Submit of 7 jobs: the writer may not commit any of them (nor
+  // split them at max_batch) until the operation ends, so a crash keeps
+  // all or none.
+  store->OnOperationBegin();
+  for (uint64_t id = 1; id <= 7; ++id) store->OnJobCreated(id, MakeNewJob(id));
+  store->OnOperationEnd();
+  // A second operation may start a new transaction.
+  store->OnOperationBegin();
+  for (uint64_t id = 8; id <= 10; ++id) store->OnJobCreated(id, MakeNewJob(id));
+  store->OnOperationEnd();
+  ASSERT_TRUE(store->Flush().ok());
+  EXPECT_EQ(store->stats().changes, 10u);
+  EXPECT_EQ(store->stats().commits, 2u);
+}
+
 TEST(SqliteStoreTest, UpdateLeavesThePayloadColumnAlone) {
   testing::TempDir dir;
   const std::string path = dir.path() + "/db";
