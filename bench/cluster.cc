@@ -64,7 +64,9 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const ClusterOpt
 absl::Status Coordinator::Launch() {
   const std::string port_file = absl::StrCat(dir_->path(), "/port.", ++launches_);
   std::vector<std::string> args = {"--listen=127.0.0.1:0", "--port-file=" + port_file,
-                                   "--data-dir=" + dir_->path() + "/data", "--log-level=warn"};
+                                   "--data-dir=" + dir_->path() + "/data", "--log-level=warn",
+                                   // capacity queues more than the default depth limit
+                                   "--max-queue-depth=100000000"};
   if (options_.fsync) args.push_back("--fsync");
   auto process = ChildProcess::Start(options_.conveyord, args, dir_->path() + "/conveyord.log");
   if (!process.ok()) return process.status();
