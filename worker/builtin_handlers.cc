@@ -33,7 +33,9 @@ absl::StatusOr<std::string> FailPermanentHandler(JobContext& job) {
 
 absl::StatusOr<std::string> CrashHandler(JobContext& job) {
   spdlog::critical("event=crash job_id={} reason=\"crash handler\"", job.job_id());
-  spdlog::shutdown();
+  // Flush, not spdlog::shutdown(): other slots may still log until abort,
+  // and a dropped default logger would turn this SIGABRT into a SIGSEGV.
+  spdlog::default_logger()->flush();
   std::abort();
 }
 

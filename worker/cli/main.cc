@@ -193,7 +193,7 @@ int main(int argc, char** argv) {
         w->Drain();
       } else {
         spdlog::warn("event=signal signal={} action=exit_now", strsignal(sig));
-        spdlog::shutdown();
+        spdlog::default_logger()->flush();  // handlers may still log: keep the logger
         _exit(1);
       }
     }
@@ -210,7 +210,7 @@ int main(int argc, char** argv) {
   if ((*worker)->running() > 0) {
     // Handlers that ignored cancellation: don't wait for them any longer.
     spdlog::warn("event=exit handlers_abandoned={}", (*worker)->running());
-    spdlog::shutdown();
+    spdlog::default_logger()->flush();  // abandoned handlers may still log
     _exit(0);
   }
   worker->reset();
