@@ -11,14 +11,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD_DIR:-$root/build-bench}"
 out="${OUT_DIR:-$build/bench-results}"
-launcher=()
-if command -v ccache >/dev/null; then
-  export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=true
-  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-fi
-
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" >/dev/null
-cmake --build "$build" -j"${JOBS:-2}" --target conveyord conveyor-worker conveyor-bench
+BUILD_DIR="$build" "$root/bench/build.sh"
 
 mkdir -p "$out"
 bench="$build/bench/conveyor-bench"

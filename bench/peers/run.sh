@@ -47,13 +47,7 @@ if [ -z "${SKIP_INSTALL:-}" ]; then
 fi
 
 if [ -z "${SKIP_BUILD:-}" ]; then
-  launcher=()
-  if command -v ccache >/dev/null; then
-    export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=true
-    launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-  fi
-  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" >/dev/null
-  cmake --build "$build" -j"${JOBS:-2}" --target conveyord conveyor-worker conveyor-bench
+  BUILD_DIR="$build" "$root/bench/build.sh"
 fi
 
 mkdir -p "$(dirname "$json_out")"

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/cli/cli.h"
 #include "client/cli/format.h"
+#include "client/cli/job_pages.h"
 #include "client/cli/json_output.h"
 #include "client/cli/table.h"
 
@@ -22,20 +23,11 @@ int RunList(Cli& cli, const ListFlags& flags) {
   if (!client.ok()) return cli.Fail(client.status());
   v1::ListDeadJobsRequest request;
   request.set_queue(flags.queue);
-  const size_t limit = flags.limit == 0 ? SIZE_MAX : static_cast<size_t>(flags.limit);
-  std::vector<v1::Job> jobs;
-  bool more = false;
-  while (jobs.size() < limit) {
-    request.set_page_size(static_cast<int>(std::min<size_t>(1000, limit - jobs.size())));
-    absl::StatusOr<v1::ListDeadJobsResponse> page = (*client)->ListDeadJobs(request);
-    if (!page.ok()) return cli.Fail(page.status());
-    for (v1::Job& job : *page->mutable_jobs()) {
-      if (jobs.size() < limit) jobs.push_back(std::move(job));
-    }
-    more = !page->next_page_token().empty();
-    if (!more) break;
-    request.set_page_token(page->next_page_token());
-  }
+  absl::StatusOr<JobPages> pages =
+      FetchJobPages(request, flags.limit,
+                    [&](const v1::ListDeadJobsRequest& r) { return (*client)->ListDeadJobs(r); });
+  if (!pages.ok()) return cli.Fail(pages.status());
+  const std::vector<v1::Job>& jobs = pages->jobs;
   if (cli.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const v1::Job& job : jobs) out.push_back(JobToJson(job));
@@ -50,7 +42,7 @@ int RunList(Cli& cli, const ListFlags& flags) {
                   PrintableBytes(job.error(), 80)});
   }
   std::cout << table.Render();
-  if (more) std::cerr << "(more dead jobs: raise --limit, or 0 for all)" << std::endl;
+  if (pages->more) std::cerr << "(more dead jobs: raise --limit, or 0 for all)" << std::endl;
   return kExitOk;
 }
 

@@ -8,6 +8,7 @@
 #include "client/cli/cli.h"
 #include "client/cli/cli_args.h"
 #include "client/cli/format.h"
+#include "client/cli/job_pages.h"
 #include "client/cli/json_output.h"
 #include "client/cli/table.h"
 #include "client/proto_time.h"
@@ -139,20 +140,10 @@ int RunJobs(Cli& cli, const JobsFlags& flags) {
   }
   absl::StatusOr<std::unique_ptr<Client>> client = cli.Connect();
   if (!client.ok()) return cli.Fail(client.status());
-  std::vector<v1::Job> jobs;
-  const size_t limit = flags.limit == 0 ? SIZE_MAX : static_cast<size_t>(flags.limit);
-  bool more = false;
-  while (jobs.size() < limit) {
-    request.set_page_size(static_cast<int>(std::min<size_t>(1000, limit - jobs.size())));
-    absl::StatusOr<v1::ListJobsResponse> page = (*client)->ListJobs(request);
-    if (!page.ok()) return cli.Fail(page.status());
-    for (v1::Job& job : *page->mutable_jobs()) {
-      if (jobs.size() < limit) jobs.push_back(std::move(job));
-    }
-    more = !page->next_page_token().empty();
-    if (!more) break;
-    request.set_page_token(page->next_page_token());
-  }
+  absl::StatusOr<JobPages> pages = FetchJobPages(
+      request, flags.limit, [&](const v1::ListJobsRequest& r) { return (*client)->ListJobs(r); });
+  if (!pages.ok()) return cli.Fail(pages.status());
+  const std::vector<v1::Job>& jobs = pages->jobs;
   if (cli.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const v1::Job& job : jobs) out.push_back(JobToJson(job));
@@ -167,7 +158,7 @@ int RunJobs(Cli& cli, const JobsFlags& flags) {
                   FormatTimestamp(job.created_at()), PrintableBytes(job.error(), 60)});
   }
   std::cout << table.Render();
-  if (more) std::cerr << "(more jobs: raise --limit, or 0 for all)" << std::endl;
+  if (pages->more) std::cerr << "(more jobs: raise --limit, or 0 for all)" << std::endl;
   return kExitOk;
 }
 

@@ -11,7 +11,7 @@
 #include "client/client.h"
 #include "tests/client/cli_runner.h"
 #include "tests/client/shared_coordinator.h"
-#include "tests/client/test_worker.h"
+#include "tests/testing/test_worker.h"
 #include "tests/testing/wait_for.h"
 
 namespace conveyor::testing {
@@ -54,9 +54,9 @@ class CliTest : public ::testing::Test {
     absl::StatusOr<v1::Assignment> a = (*worker)->NextAssignment();
     ASSERT_TRUE(a.ok()) << a.status();
     if (succeed) {
-      EXPECT_TRUE((*worker)->Complete(*a, "result!").ok());
+      EXPECT_TRUE((*worker)->CompleteAcked(*a, "result!").ok());
     } else {
-      EXPECT_TRUE((*worker)->Fail(*a, "broken", /*permanent=*/true).ok());
+      EXPECT_TRUE((*worker)->FailAcked(*a, "broken", /*permanent=*/true).ok());
     }
   }
 
@@ -269,7 +269,7 @@ TEST_F(CliTest, WorkersShowTheirJobs) {
   ASSERT_TRUE((*worker)->NextAssignment().ok());
   CliResult r = Run({"workers"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("client-test-worker"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("test-worker"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(absl::StrCat(id)), std::string::npos) << r.out;
 }
 

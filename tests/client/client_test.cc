@@ -9,7 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "client/proto_time.h"
 #include "tests/client/shared_coordinator.h"
-#include "tests/client/test_worker.h"
+#include "tests/testing/test_worker.h"
 #include "tests/testing/wait_for.h"
 
 namespace conveyor::testing {
@@ -123,7 +123,7 @@ TEST_F(ClientTest, WaitReturnsTheResultAWorkerSent) {
   absl::StatusOr<v1::Assignment> a = (*worker)->NextAssignment();
   ASSERT_TRUE(a.ok()) << a.status();
   EXPECT_EQ(a->job().id(), id);
-  ASSERT_TRUE((*worker)->Complete(*a, "out").ok());
+  ASSERT_TRUE((*worker)->CompleteAcked(*a, "out").ok());
   absl::StatusOr<v1::Job> job = client_->WaitJob(id, WithTimeout(absl::Seconds(10)));
   ASSERT_TRUE(job.ok()) << job.status();
   EXPECT_EQ(job->state(), v1::JOB_STATE_SUCCEEDED);
@@ -159,7 +159,7 @@ TEST_F(ClientTest, WatchSeesProgressAndEndsAfterTheTerminalState) {
   ASSERT_TRUE(WaitFor([&] { return count() >= 1; }));  // the current state first
   ASSERT_TRUE((*worker)->Progress(*a, 50, "half").ok());
   ASSERT_TRUE(WaitFor([&] { return count() >= 2; }));
-  ASSERT_TRUE((*worker)->Complete(*a, "done").ok());
+  ASSERT_TRUE((*worker)->CompleteAcked(*a, "done").ok());
   watcher.join();
 
   absl::MutexLock lock(&mu);
@@ -217,7 +217,7 @@ TEST_F(ClientTest, RunJobReturnsTheTerminalJob) {
     ASSERT_TRUE(worker.ok()) << worker.status();
     absl::StatusOr<v1::Assignment> a = (*worker)->NextAssignment();
     ASSERT_TRUE(a.ok()) << a.status();
-    EXPECT_TRUE((*worker)->Fail(*a, "bad input", /*permanent=*/true).ok());
+    EXPECT_TRUE((*worker)->FailAcked(*a, "bad input", /*permanent=*/true).ok());
   });
   absl::StatusOr<v1::Job> job = client_->RunJob(Spec(), WithTimeout(absl::Seconds(20)));
   worker_thread.join();
@@ -290,7 +290,7 @@ TEST_F(ClientTest, DeadJobsCanBeListedRedrivenAndPurged) {
     ASSERT_TRUE(worker.ok()) << worker.status();
     absl::StatusOr<v1::Assignment> a = (*worker)->NextAssignment();
     ASSERT_TRUE(a.ok()) << a.status();
-    ASSERT_TRUE((*worker)->Fail(*a, "boom", /*permanent=*/true).ok());
+    ASSERT_TRUE((*worker)->FailAcked(*a, "boom", /*permanent=*/true).ok());
   }
   v1::ListDeadJobsRequest request;
   request.set_queue(queue_);
@@ -309,7 +309,7 @@ TEST_F(ClientTest, DeadJobsCanBeListedRedrivenAndPurged) {
     ASSERT_TRUE(worker.ok()) << worker.status();
     absl::StatusOr<v1::Assignment> a = (*worker)->NextAssignment();
     ASSERT_TRUE(a.ok()) << a.status();
-    ASSERT_TRUE((*worker)->Fail(*a, "boom again", /*permanent=*/true).ok());
+    ASSERT_TRUE((*worker)->FailAcked(*a, "boom again", /*permanent=*/true).ok());
   }
   EXPECT_EQ(*client_->PurgeDeadJobs(queue_, {}), 1);
   EXPECT_EQ(client_->ListDeadJobs(request)->jobs_size(), 0);

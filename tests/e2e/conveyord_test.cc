@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "conveyor/v1/job_service.grpc.pb.h"
-#include "tests/rpc/test_worker.h"
+#include "tests/testing/test_worker.h"
 #include "tests/testing/process_harness.h"
 #include "tests/testing/wait_for.h"
 

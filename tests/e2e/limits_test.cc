@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "conveyor/v1/job_service.grpc.pb.h"
-#include "tests/rpc/test_worker.h"
+#include "tests/testing/test_worker.h"
 #include "tests/testing/process_harness.h"
 #include "tests/testing/wait_for.h"
 

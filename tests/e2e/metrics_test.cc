@@ -8,7 +8,7 @@
 
 #include "absl/strings/numbers.h"
 #include "conveyor/v1/job_service.grpc.pb.h"
-#include "tests/rpc/test_worker.h"
+#include "tests/testing/test_worker.h"
 #include "tests/testing/process_harness.h"
 #include "tests/testing/wait_for.h"
 

@@ -18,7 +18,7 @@
 #include "server/rpc/coordinator.h"
 #include "server/rpc/token_table.h"
 #include "server/rpc/transport_security.h"
-#include "tests/rpc/test_worker.h"
+#include "tests/testing/test_worker.h"
 #include "tests/testing/process_harness.h"
 
 namespace conveyor::testing {

@@ -12,7 +12,7 @@
 #include "conveyor/v1/admin_service.grpc.pb.h"
 #include "conveyor/v1/job_service.grpc.pb.h"
 #include "server/rpc/coordinator.h"
-#include "tests/rpc/test_worker.h"
+#include "tests/testing/test_worker.h"
 #include "tests/testing/process_harness.h"
 #include "tests/testing/wait_for.h"
 

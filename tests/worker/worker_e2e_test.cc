@@ -17,7 +17,9 @@
 #include "conveyor/v1/job_service.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "client/proto_time.h"
 #include "gtest/gtest.h"
+#include "tests/testing/coordinator_process_test.h"
 #include "tests/testing/process_harness.h"
 #include "tests/testing/wait_for.h"
 #include "worker/builtin_handlers.h"
@@ -32,78 +34,12 @@ using conveyor::v1::Job;
 using conveyor::v1::JobSpec;
 using conveyor::v1::JobState;
 
-void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
-  out->set_seconds(absl::ToInt64Seconds(d));
-  out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d - absl::Seconds(out->seconds()))));
-}
-
-class WorkerE2eTest : public ::testing::Test {
+class WorkerE2eTest : public testing::CoordinatorProcessTest {
  protected:
-  void SetUp() override {
-    auto c = testing::StartCoordinator(CONVEYORD_PATH, dir_.path() + "/data");
-    ASSERT_TRUE(c.ok()) << c.status();
-    coordinator_ = std::move(*c);
-    jobs_ = conveyor::v1::JobService::NewStub(
-        grpc::CreateChannel(coordinator_.address(), grpc::InsecureChannelCredentials()));
-  }
+  WorkerE2eTest() : CoordinatorProcessTest(CONVEYORD_PATH, CONVEYOR_WORKER_PATH) {}
 
-  void TearDown() override {
-    if (!HasFailure()) return;
-    // Show what the processes logged, to explain the failure.
-    for (const auto& entry : std::filesystem::recursive_directory_iterator(dir_.path())) {
-      if (entry.path().extension() != ".log") continue;
-      std::ifstream in(entry.path());
-      std::cerr << "==== " << entry.path() << "\n" << in.rdbuf() << "\n";
-    }
-  }
+  void SetUp() override { StartCoordinator(); }
 
-  JobSpec Spec(const std::string& type, const std::string& payload) {
-    JobSpec spec;
-    spec.set_queue("default");
-    spec.set_type(type);
-    spec.set_payload(payload);
-    SetDuration(absl::Milliseconds(10), spec.mutable_backoff()->mutable_initial());
-    SetDuration(absl::Milliseconds(50), spec.mutable_backoff()->mutable_max());
-    return spec;
-  }
-  uint64_t Submit(const JobSpec& spec) {
-    conveyor::v1::SubmitRequest request;
-    *request.add_jobs() = spec;
-    conveyor::v1::SubmitResponse response;
-    grpc::ClientContext context;
-    grpc::Status status = jobs_->Submit(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return status.ok() ? response.results(0).id() : 0;
-  }
-  Job Get(uint64_t id) {
-    conveyor::v1::GetJobRequest request;
-    request.set_id(id);
-    Job job;
-    grpc::ClientContext context;
-    grpc::Status status = jobs_->GetJob(&context, request, &job);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return job;
-  }
-  Job WaitEnd(uint64_t id, absl::Duration timeout = absl::Seconds(30)) {
-    conveyor::v1::WaitJobRequest request;
-    request.set_id(id);
-    Job job;
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-    grpc::Status status = jobs_->WaitJob(&context, request, &job);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return job;
-  }
-  bool WaitState(uint64_t id, JobState state) {
-    return WaitFor([&] { return Get(id).state() == state; }, absl::Seconds(20));
-  }
-  std::unique_ptr<ChildProcess> StartWorkerProcess(std::vector<std::string> args,
-                                                   const std::string& log_name) {
-    args.push_back("--coordinator=" + coordinator_.address());
-    auto process = ChildProcess::Start(CONVEYOR_WORKER_PATH, args, dir_.path() + "/" + log_name);
-    EXPECT_TRUE(process.ok()) << process.status();
-    return process.ok() ? std::move(*process) : nullptr;
-  }
   std::unique_ptr<Worker> StartWorker(int concurrency, std::function<void(Worker&)> setup) {
     WorkerOptions options;
     options.coordinator = coordinator_.address();
@@ -117,10 +53,6 @@ class WorkerE2eTest : public ::testing::Test {
     EXPECT_TRUE(WaitFor([&] { return (*worker)->state() == StreamState::kConnected; }));
     return std::move(*worker);
   }
-
-  testing::TempDir dir_;
-  testing::Coordinator coordinator_;
-  std::unique_ptr<conveyor::v1::JobService::Stub> jobs_;
 };
 
 TEST_F(WorkerE2eTest, EchoJobCompletesWithResult) {
@@ -189,7 +121,7 @@ TEST_F(WorkerE2eTest, DeadlinePropagatesIntoClientContext) {
                  }).ok());
   });
   JobSpec spec = Spec("call", "");
-  SetDuration(absl::Seconds(5), spec.mutable_timeout());
+  *spec.mutable_timeout() = ToProtoDuration(absl::Seconds(5));
   EXPECT_EQ(WaitEnd(Submit(spec)).state(), conveyor::v1::JOB_STATE_SUCCEEDED);
   EXPECT_GT(remaining_ms.load(), 0);
   EXPECT_LE(remaining_ms.load(), 5000);

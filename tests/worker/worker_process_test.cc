@@ -24,6 +24,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "tests/testing/coordinator_process_test.h"
 #include "tests/testing/process_harness.h"
 #include "tests/testing/wait_for.h"
 
@@ -37,87 +38,10 @@ using conveyor::v1::Job;
 using conveyor::v1::JobSpec;
 using conveyor::v1::JobState;
 
-void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
-  out->set_seconds(absl::ToInt64Seconds(d));
-  out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d - absl::Seconds(out->seconds()))));
-}
-
-class WorkerProcessTest : public ::testing::Test {
+class WorkerProcessTest : public testing::CoordinatorProcessTest {
  protected:
-  void TearDown() override {
-    if (!HasFailure()) return;
-    // Show what the processes logged, to explain the failure.
-    for (const auto& entry : std::filesystem::recursive_directory_iterator(dir_.path())) {
-      if (entry.path().extension() != ".log") continue;
-      std::ifstream in(entry.path());
-      std::cerr << "==== " << entry.path() << "\n" << in.rdbuf() << "\n";
-    }
-  }
+  WorkerProcessTest() : CoordinatorProcessTest(CONVEYORD_PATH, CONVEYOR_WORKER_PATH) {}
 
-  // Starts conveyord with `extra_args` and connects the stubs.
-  void StartCoordinator(const std::vector<std::string>& extra_args = {}) {
-    auto c = testing::StartCoordinator(CONVEYORD_PATH, dir_.path() + "/data", extra_args);
-    ASSERT_TRUE(c.ok()) << c.status();
-    coordinator_ = std::move(*c);
-    auto channel = grpc::CreateChannel(coordinator_.address(), grpc::InsecureChannelCredentials());
-    jobs_ = conveyor::v1::JobService::NewStub(channel);
-    admin_ = conveyor::v1::AdminService::NewStub(channel);
-  }
-
-  JobSpec Spec(const std::string& type, const std::string& payload) {
-    JobSpec spec;
-    spec.set_queue("default");
-    spec.set_type(type);
-    spec.set_payload(payload);
-    SetDuration(absl::Milliseconds(10), spec.mutable_backoff()->mutable_initial());
-    SetDuration(absl::Milliseconds(50), spec.mutable_backoff()->mutable_max());
-    return spec;
-  }
-  std::vector<uint64_t> SubmitAll(const std::vector<JobSpec>& specs) {
-    conveyor::v1::SubmitRequest request;
-    for (const JobSpec& spec : specs) *request.add_jobs() = spec;
-    conveyor::v1::SubmitResponse response;
-    grpc::ClientContext context;
-    grpc::Status status = jobs_->Submit(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    std::vector<uint64_t> ids;
-    for (const auto& result : response.results()) ids.push_back(result.id());
-    EXPECT_EQ(ids.size(), specs.size());
-    return ids;
-  }
-  uint64_t Submit(const JobSpec& spec) {
-    std::vector<uint64_t> ids = SubmitAll({spec});
-    return ids.empty() ? 0 : ids[0];
-  }
-  Job Get(uint64_t id) {
-    conveyor::v1::GetJobRequest request;
-    request.set_id(id);
-    Job job;
-    grpc::ClientContext context;
-    grpc::Status status = jobs_->GetJob(&context, request, &job);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return job;
-  }
-  Job WaitEnd(uint64_t id, absl::Duration timeout = absl::Seconds(30)) {
-    conveyor::v1::WaitJobRequest request;
-    request.set_id(id);
-    Job job;
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-    grpc::Status status = jobs_->WaitJob(&context, request, &job);
-    EXPECT_TRUE(status.ok()) << "job " << id << ": " << status.error_message();
-    return job;
-  }
-  bool Cancel(uint64_t id) {
-    conveyor::v1::CancelJobRequest request;
-    request.set_id(id);
-    request.set_reason("test cancel");
-    Job reply;
-    grpc::ClientContext context;
-    grpc::Status status = jobs_->CancelJob(&context, request, &reply);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return status.ok();
-  }
   // Jobs of the default queue in `state` (UNSPECIFIED: all), first 1000.
   std::vector<Job> List(JobState state) {
     conveyor::v1::ListJobsRequest request;
@@ -157,20 +81,12 @@ class WorkerProcessTest : public ::testing::Test {
   bool WaitStarted(uint64_t id) {
     return WaitFor([&] { return !Get(id).progress().message().empty(); }, absl::Seconds(20));
   }
-  std::unique_ptr<ChildProcess> StartWorkerProcess(const std::string& name,
-                                                   std::vector<std::string> args) {
-    args.push_back("--coordinator=" + coordinator_.address());
+  // A conveyor-worker named `name`, logging to `<name>.log`.
+  std::unique_ptr<ChildProcess> StartNamedWorker(const std::string& name,
+                                                 std::vector<std::string> args) {
     args.push_back("--name=" + name);
-    auto process =
-        ChildProcess::Start(CONVEYOR_WORKER_PATH, args, dir_.path() + "/" + name + ".log");
-    EXPECT_TRUE(process.ok()) << process.status();
-    return process.ok() ? std::move(*process) : nullptr;
+    return StartWorkerProcess(std::move(args), name + ".log");
   }
-
-  testing::TempDir dir_;
-  testing::Coordinator coordinator_;
-  std::unique_ptr<conveyor::v1::JobService::Stub> jobs_;
-  std::unique_ptr<conveyor::v1::AdminService::Stub> admin_;
 };
 
 // A worker that stops heartbeating (frozen, not disconnected) loses its
@@ -178,14 +94,14 @@ class WorkerProcessTest : public ::testing::Test {
 // healthy worker.
 TEST_F(WorkerProcessTest, FrozenWorkerLosesTheLeaseAndTheJobRunsAgain) {
   ASSERT_NO_FATAL_FAILURE(StartCoordinator({"--lease-duration=1s"}));
-  auto hung = StartWorkerProcess("hung", {"--concurrency=1"});
+  auto hung = StartNamedWorker("hung", {"--concurrency=1"});
   JobSpec spec = Spec("sleep", "2s");
   spec.set_max_attempts(3);
   const uint64_t id = Submit(spec);
   ASSERT_TRUE(WaitStarted(id));
   // Frozen: no heartbeats, the connection stays open.
   hung->Signal(SIGSTOP);
-  auto healthy = StartWorkerProcess("healthy", {"--concurrency=1"});
+  auto healthy = StartNamedWorker("healthy", {"--concurrency=1"});
   const Job job = WaitEnd(id);
   EXPECT_EQ(job.state(), conveyor::v1::JOB_STATE_SUCCEEDED) << job.DebugString();
   EXPECT_EQ(job.result(), "slept 2s");
@@ -213,7 +129,7 @@ TEST_F(WorkerProcessTest, FrozenWorkerLosesTheLeaseAndTheJobRunsAgain) {
 TEST_F(WorkerProcessTest, PoisonJobThatCrashesEveryWorkerIsDeadLettered) {
   ASSERT_NO_FATAL_FAILURE(StartCoordinator({"--lease-duration=1s"}));
   int started = 1;
-  auto worker = StartWorkerProcess("poisoned-1", {"--concurrency=1"});
+  auto worker = StartNamedWorker("poisoned-1", {"--concurrency=1"});
   JobSpec spec = Spec("crash", "");
   spec.set_max_attempts(3);
   const uint64_t id = Submit(spec);
@@ -222,7 +138,7 @@ TEST_F(WorkerProcessTest, PoisonJobThatCrashesEveryWorkerIsDeadLettered) {
       [&] {
         if (!worker->Running()) {
           ++started;
-          worker = StartWorkerProcess(absl::StrCat("poisoned-", started), {"--concurrency=1"});
+          worker = StartNamedWorker(absl::StrCat("poisoned-", started), {"--concurrency=1"});
         }
         return Get(id).state() == conveyor::v1::JOB_STATE_DEAD;
       },
@@ -249,7 +165,7 @@ TEST_F(WorkerProcessTest, PoisonJobThatCrashesEveryWorkerIsDeadLettered) {
 TEST_F(WorkerProcessTest, CancellationKillsTheExecChild) {
   ASSERT_NO_FATAL_FAILURE(StartCoordinator());
   const std::string pid_file = dir_.path() + "/child.pid";
-  auto worker = StartWorkerProcess(
+  auto worker = StartNamedWorker(
       "exec", {"--concurrency=1", "--exec=echo $$ > " + pid_file + ".tmp && mv " + pid_file +
                                       ".tmp " + pid_file + " && exec sleep 30"});
   const uint64_t id = Submit(Spec("anything", ""));
@@ -280,7 +196,7 @@ TEST_F(WorkerProcessTest, CancellationKillsTheExecChild) {
 
 TEST_F(WorkerProcessTest, RunJobDeadlineCancelsTheRunningHandler) {
   ASSERT_NO_FATAL_FAILURE(StartCoordinator());
-  auto worker = StartWorkerProcess("single", {"--concurrency=1"});
+  auto worker = StartNamedWorker("single", {"--concurrency=1"});
   ASSERT_TRUE(WaitConnected({"single"}));
   conveyor::v1::RunJobRequest request;
   *request.mutable_job() = Spec("sleep", "10s");
@@ -310,8 +226,8 @@ TEST_F(WorkerProcessTest, RunJobDeadlineCancelsTheRunningHandler) {
 
 TEST_F(WorkerProcessTest, SigtermDuringLoadLosesNoJob) {
   ASSERT_NO_FATAL_FAILURE(StartCoordinator());
-  auto stopping = StartWorkerProcess("stopping", {"--concurrency=4", "--drain-timeout=10s"});
-  auto staying = StartWorkerProcess("staying", {"--concurrency=4"});
+  auto stopping = StartNamedWorker("stopping", {"--concurrency=4", "--drain-timeout=10s"});
+  auto staying = StartNamedWorker("staying", {"--concurrency=4"});
   ASSERT_TRUE(WaitConnected({"stopping", "staying"}));
   std::vector<JobSpec> specs(200, Spec("sleep", "50ms"));
   const std::vector<uint64_t> ids = SubmitAll(specs);
@@ -358,7 +274,7 @@ TEST_P(SharedQueueTest, EveryWorkerProcessGetsAShare) {
   for (int i = 0; i < workers; ++i) {
     const std::string name = absl::StrCat("shared-", i);
     names.insert(name);
-    processes.push_back(StartWorkerProcess(name, {"--concurrency=1"}));
+    processes.push_back(StartNamedWorker(name, {"--concurrency=1"}));
   }
   ASSERT_TRUE(WaitConnected(names));
   // Short sleeps, so no one worker can take every job before the others ask.

@@ -1,4 +1,9 @@
-#include "tests/rpc/test_worker.h"
+#include "tests/testing/test_worker.h"
+
+#include "absl/strings/str_cat.h"
+#include "client/status_conversion.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 
 namespace conveyor::testing {
 
@@ -6,6 +11,14 @@ TestWorker::TestWorker(std::shared_ptr<grpc::Channel> channel)
     : stub_(v1::WorkerService::NewStub(channel)) {
   stream_ = stub_->Connect(&context_);
   reader_ = std::thread([this] { ReadLoop(); });
+}
+
+absl::StatusOr<std::unique_ptr<TestWorker>> TestWorker::Connect(const std::string& address,
+                                                                const std::string& queue) {
+  auto worker = std::make_unique<TestWorker>(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  if (worker->Hello("test-worker", queue, 1) == 0) return worker->NothingReceived();
+  return worker;
 }
 
 TestWorker::~TestWorker() {
@@ -84,6 +97,51 @@ bool TestWorker::Fail(uint64_t job, uint64_t token, const std::string& error, bo
   m.mutable_fail()->set_error(error);
   m.mutable_fail()->set_permanent(permanent);
   return Send(m);
+}
+
+absl::Status TestWorker::NothingReceived() {
+  absl::MutexLock lock(&mu_);
+  if (!final_.has_value()) return absl::DeadlineExceededError("no message from the coordinator");
+  absl::Status s = FromGrpcStatus(*final_);
+  return s.ok() ? absl::InternalError("worker stream ended") : s;
+}
+
+absl::StatusOr<v1::Assignment> TestWorker::NextAssignment(absl::Duration timeout) {
+  auto m = NextOf(v1::CoordinatorMessage::kAssignment, timeout);
+  if (!m) return NothingReceived();
+  return m->assignment();
+}
+
+absl::Status TestWorker::AwaitAck(uint64_t job_id) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (auto m = NextOf(v1::CoordinatorMessage::kAck, deadline - absl::Now())) {
+    if (m->ack().job_id() != job_id) continue;
+    if (m->ack().accepted()) return absl::OkStatus();
+    return absl::AbortedError(absl::StrCat("result rejected: ", m->ack().reason()));
+  }
+  return NothingReceived();
+}
+
+absl::Status TestWorker::CompleteAcked(const v1::Assignment& a, const std::string& result) {
+  if (!Complete(a.job().id(), a.fencing_token(), result)) return NothingReceived();
+  return AwaitAck(a.job().id());
+}
+
+absl::Status TestWorker::FailAcked(const v1::Assignment& a, const std::string& error,
+                                   bool permanent) {
+  if (!Fail(a.job().id(), a.fencing_token(), error, permanent)) return NothingReceived();
+  return AwaitAck(a.job().id());
+}
+
+absl::Status TestWorker::Progress(const v1::Assignment& a, int percent,
+                                  const std::string& message) {
+  v1::WorkerMessage m;
+  m.mutable_progress()->set_job_id(a.job().id());
+  m.mutable_progress()->set_fencing_token(a.fencing_token());
+  m.mutable_progress()->mutable_progress()->set_percent(percent);
+  m.mutable_progress()->mutable_progress()->set_message(message);
+  if (!Send(m)) return NothingReceived();
+  return absl::OkStatus();
 }
 
 grpc::Status TestWorker::Finish() {

@@ -1,5 +1,5 @@
-#ifndef CONVEYOR_TESTS_RPC_TEST_WORKER_H_
-#define CONVEYOR_TESTS_RPC_TEST_WORKER_H_
+#ifndef CONVEYOR_TESTS_TESTING_TEST_WORKER_H_
+#define CONVEYOR_TESTS_TESTING_TEST_WORKER_H_
 
 #include <grpcpp/grpcpp.h>
 
@@ -9,6 +9,8 @@
 #include <string>
 #include <thread>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "conveyor/v1/worker_service.grpc.pb.h"
@@ -16,11 +18,17 @@
 namespace conveyor::testing {
 
 // A raw WorkerService.Connect stream driven by hand: tests send messages
-// and take what the coordinator sent, waiting with a timeout. Thread-safe.
+// and take what the coordinator sent, waiting with a timeout. Sends no
+// heartbeats. Thread-safe.
 class TestWorker {
  public:
   explicit TestWorker(std::shared_ptr<grpc::Channel> channel);
   ~TestWorker();
+
+  // A worker on a plaintext channel to `address` that has said Hello for
+  // `queue` with concurrency 1.
+  static absl::StatusOr<std::unique_ptr<TestWorker>> Connect(const std::string& address,
+                                                             const std::string& queue);
 
   bool Send(const v1::WorkerMessage& message);
   // Sends Hello (Hello.max_batch = `max_batch`) and waits for Welcome;
@@ -36,6 +44,15 @@ class TestWorker {
                                                absl::Duration timeout = absl::Seconds(10));
   bool Complete(uint64_t job, uint64_t token, const std::string& result);
   bool Fail(uint64_t job, uint64_t token, const std::string& error, bool permanent = false);
+
+  // The next Assignment; DEADLINE_EXCEEDED, or the stream's status if it
+  // ended first.
+  absl::StatusOr<v1::Assignment> NextAssignment(absl::Duration timeout = absl::Seconds(10));
+  // Complete/Fail for `a`, then the coordinator's ResultAck for it: OK when
+  // accepted, ABORTED with its reason when not.
+  absl::Status CompleteAcked(const v1::Assignment& a, const std::string& result);
+  absl::Status FailAcked(const v1::Assignment& a, const std::string& error, bool permanent);
+  absl::Status Progress(const v1::Assignment& a, int percent, const std::string& message);
   // Half-closes and returns the stream's final status.
   grpc::Status Finish();
   // Cancels the call, as a crashed worker's connection would end.
@@ -45,6 +62,9 @@ class TestWorker {
 
  private:
   void ReadLoop();
+  absl::Status AwaitAck(uint64_t job_id);
+  // Why the stream gave nothing: its final status, or DEADLINE_EXCEEDED.
+  absl::Status NothingReceived();
 
   grpc::ClientContext context_;
   std::unique_ptr<v1::WorkerService::Stub> stub_;
@@ -61,4 +81,4 @@ class TestWorker {
 
 }  // namespace conveyor::testing
 
-#endif  // CONVEYOR_TESTS_RPC_TEST_WORKER_H_
+#endif  // CONVEYOR_TESTS_TESTING_TEST_WORKER_H_
