@@ -37,6 +37,7 @@ JobRecord JobRecord::FromJob(Job& job, NameTable& names, BackoffPool& backoffs) 
   r.type = names.Acquire(job.type);
   r.attempts = job.attempts;
   r.state = job.state;
+  // Both validated to at most 1000 in magnitude: int16_t holds them.
   r.priority = static_cast<int16_t>(job.priority);
   r.max_attempts = static_cast<int16_t>(job.max_attempts);
   r.created_at = job.created_at;
