@@ -27,13 +27,6 @@ std::string Truncated(std::string s, size_t limit) {
   return s;
 }
 
-Job WithoutPayload(const Job& job) {
-  Job copy = job;
-  copy.payload.clear();
-  copy.result.clear();
-  return copy;
-}
-
 }  // namespace
 
 Engine::Engine(const Clock* clock, Random* random, JobObserver* observer, EngineOptions options)
@@ -101,7 +94,12 @@ const QueueSettings& Engine::SettingsOf(const std::string& queue) const {
   return it == queues_.end() ? options_.default_queue : it->second.settings;
 }
 
-void Engine::SetState(Job& job, JobState state) {
+const Job& Engine::View(const JobRecord& job) {
+  job.ToJob(view_);
+  return view_;
+}
+
+void Engine::SetState(JobRecord& job, JobState state) {
   QueueState& qs = QueueFor(job.queue);
   --qs.counts[static_cast<int>(job.state)];
   ++qs.counts[static_cast<int>(state)];
@@ -113,12 +111,12 @@ void Engine::Created(const Job& job) {
   if (observer_ != nullptr) observer_->OnJobCreated(seq_, job);
 }
 
-void Engine::Changed(const Job& job) {
+void Engine::Changed(const JobRecord& job) {
   NoteChange();
-  if (observer_ != nullptr) observer_->OnJobUpdated(seq_, job);
+  if (observer_ != nullptr) observer_->OnJobUpdated(seq_, View(job));
   auto it = watches_.find(job.id);
   if (it == watches_.end()) return;
-  auto snapshot = std::make_shared<const Job>(job);
+  auto snapshot = std::make_shared<const Job>(View(job));
   const uint64_t seq = seq_;
   for (const WatchEntry& w : it->second) {
     effects_.push_back([watcher = w.watcher, snapshot, seq] {
@@ -128,19 +126,19 @@ void Engine::Changed(const Job& job) {
   if (IsTerminal(job.state)) watches_.erase(it);
 }
 
-void Engine::MakeReady(Job& job) {
+void Engine::MakeReady(JobRecord& job) {
   SetState(job, JobState::kQueued);
   QueueFor(job.queue).ready.Add(job.type, ReadyQueue::KeyOf(job.priority, job.run_at, job.id));
 }
 
-void Engine::Schedule(Job& job, absl::Time run_at) {
+void Engine::Schedule(JobRecord& job, absl::Time run_at) {
   SetState(job, JobState::kScheduled);
   job.run_at = run_at;
   delayed_.Add(run_at, job.id);
   NoteWakeup(run_at);
 }
 
-void Engine::Unindex(Job& job) {
+void Engine::Unindex(JobRecord& job) {
   switch (job.state) {
     case JobState::kScheduled:
       delayed_.Remove(job.run_at, job.id);
@@ -154,7 +152,7 @@ void Engine::Unindex(Job& job) {
   }
 }
 
-void Engine::EndLease(Job& job, AttemptOutcome outcome, const std::string& error,
+void Engine::EndLease(JobRecord& job, AttemptOutcome outcome, const std::string& error,
                       absl::Time now) {
   auto it = leases_.find(job.id);
   if (it == leases_.end() || job.state != JobState::kRunning) {
@@ -168,8 +166,8 @@ void Engine::EndLease(Job& job, AttemptOutcome outcome, const std::string& error
     wit->second.leases.erase(job.id);
     UpdateHunger(lease.worker, wit->second);
   }
-  if (!job.history.empty()) {
-    Attempt& a = job.history.back();
+  if (!job.rare_or_default().history.empty()) {
+    Attempt& a = job.rare().history.back();
     a.ended_at = now;
     a.outcome = outcome;
     a.error = error;
@@ -184,16 +182,16 @@ void Engine::EndLease(Job& job, AttemptOutcome outcome, const std::string& error
   }
 }
 
-void Engine::RetryOrBury(Job& job, bool permanent, DeadReason reason_if_exhausted,
+void Engine::RetryOrBury(JobRecord& job, bool permanent, DeadReason reason_if_exhausted,
                          bool backoff, absl::Time now) {
   if (permanent) {
-    job.dead_reason = DeadReason::kPermanentFailure;
+    job.rare().dead_reason = DeadReason::kPermanentFailure;
     Finish(job, JobState::kDead, now);
   } else if (job.attempts >= job.max_attempts) {
-    job.dead_reason = reason_if_exhausted;
+    job.rare().dead_reason = reason_if_exhausted;
     Finish(job, JobState::kDead, now);
   } else if (backoff) {
-    Schedule(job, now + BackoffDelay(job.backoff, job.attempts, *random_));
+    Schedule(job, now + BackoffDelay(*job.backoff, job.attempts, *random_));
     Changed(job);
   } else {
     job.run_at = now;
@@ -202,21 +200,22 @@ void Engine::RetryOrBury(Job& job, bool permanent, DeadReason reason_if_exhauste
   }
 }
 
-void Engine::Finish(Job& job, JobState terminal, absl::Time now) {
+void Engine::Finish(JobRecord& job, JobState terminal, absl::Time now) {
   SetState(job, terminal);
   QueueCounters& counters = QueueFor(job.queue).counters;
   if (terminal == JobState::kSucceeded) ++counters.succeeded;
   if (terminal == JobState::kDead) ++counters.dead;
   if (terminal == JobState::kCancelled) ++counters.cancelled;
   if (job.deadline != absl::InfiniteFuture()) deadlines_.Remove(job.deadline, job.id);
-  job.finished_at = now;
-  job.expires_at = now + SettingsOf(job.queue).retention;
-  retention_.Add(job.expires_at, job.id);
-  NoteWakeup(job.expires_at);
+  JobRare& rare = job.rare();
+  rare.finished_at = now;
+  rare.expires_at = now + SettingsOf(job.queue).retention;
+  retention_.Add(rare.expires_at, job.id);
+  NoteWakeup(rare.expires_at);
   Changed(job);
 }
 
-void Engine::CancelLocked(Job& job, std::string reason, absl::Time now) {
+void Engine::CancelLocked(JobRecord& job, std::string reason, absl::Time now) {
   if (job.state == JobState::kRunning) {
     const Lease& lease = leases_.at(job.id);
     auto wit = workers_.find(lease.worker);
@@ -228,28 +227,29 @@ void Engine::CancelLocked(Job& job, std::string reason, absl::Time now) {
   } else {
     Unindex(job);
   }
-  job.cancel_reason = std::move(reason);
+  job.rare().cancel_reason = std::move(reason);
   Finish(job, JobState::kCancelled, now);
 }
 
 void Engine::DeleteJob(JobId id) {
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return;
-  Job& job = it->second;
-  if (!job.idempotency_key.empty()) {
-    auto key_it = idempotency_.find(std::make_pair(job.queue, job.idempotency_key));
+  JobRecord& job = it->second;
+  if (!job.idempotency_key().empty()) {
+    auto key_it = idempotency_.find(std::make_pair(job.queue.str(), job.idempotency_key()));
     if (key_it != idempotency_.end() && key_it->second == id) idempotency_.erase(key_it);
   }
-  retention_.Remove(job.expires_at, id);
+  retention_.Remove(job.expires_at(), id);
   QueueState& qs = QueueFor(job.queue);
   --qs.counts[static_cast<int>(job.state)];
   watches_.erase(id);
+  job.ReleaseNames(names_);
   jobs_.erase(it);
   NoteChange();
   if (observer_ != nullptr) observer_->OnJobDeleted(seq_, id);
 }
 
-absl::StatusOr<Job*> Engine::CheckLease(WorkerId worker, JobId id, FencingToken token) {
+absl::StatusOr<JobRecord*> Engine::CheckLease(WorkerId worker, JobId id, FencingToken token) {
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return errors::JobNotFound(id);
   auto lit = leases_.find(id);
@@ -397,8 +397,13 @@ absl::StatusOr<Mutation<std::vector<SubmitResult>>> Engine::Submit(std::vector<J
       ++qs.counts[static_cast<int>(JobState::kQueued)];
       job.state = JobState::kQueued;
       ++qs.counters.submitted;
-      Job& stored = jobs_.emplace(job.id, std::move(job)).first->second;
-      if (stored.run_at > now) {
+      const bool delayed = job.run_at > now;
+      if (delayed) job.state = JobState::kScheduled;
+      Created(job);
+      job.state = JobState::kQueued;
+      JobRecord& stored =
+          jobs_.emplace(job.id, JobRecord::FromJob(job, names_, backoffs_)).first->second;
+      if (delayed) {
         SetState(stored, JobState::kScheduled);
         delayed_.Add(stored.run_at, stored.id);
         NoteWakeup(stored.run_at);
@@ -409,7 +414,6 @@ absl::StatusOr<Mutation<std::vector<SubmitResult>>> Engine::Submit(std::vector<J
         deadlines_.Add(stored.deadline, stored.id);
         NoteWakeup(stored.deadline);
       }
-      Created(stored);
     }
     for (size_t i = 0; i < specs.size(); ++i) {
       if (out.value[i].id.value == 0) {
@@ -427,7 +431,9 @@ absl::StatusOr<Job> Engine::GetJob(JobId id) const {
   absl::MutexLock lock(&mu_);
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return errors::JobNotFound(id);
-  return it->second;
+  Job job;
+  it->second.ToJob(job);
+  return job;
 }
 
 std::vector<Job> Engine::ListJobs(const JobFilter& filter, bool omit_payloads) const {
@@ -435,10 +441,10 @@ std::vector<Job> Engine::ListJobs(const JobFilter& filter, bool omit_payloads) c
   absl::MutexLock lock(&mu_);
   for (auto it = jobs_.upper_bound(filter.after); it != jobs_.end() && out.size() < filter.limit;
        ++it) {
-    const Job& job = it->second;
+    const JobRecord& job = it->second;
     if (!filter.queue.empty() && job.queue != filter.queue) continue;
     if (filter.state && job.state != *filter.state) continue;
-    out.push_back(omit_payloads ? WithoutPayload(job) : job);
+    job.ToJob(out.emplace_back(), !omit_payloads);
   }
   return out;
 }
@@ -449,14 +455,14 @@ absl::StatusOr<Mutation<Job>> Engine::Cancel(JobId id, std::string reason) {
     OpLock lock(this);
     auto it = jobs_.find(id);
     if (it == jobs_.end()) return errors::JobNotFound(id);
-    Job& job = it->second;
-    if (IsTerminal(job.state)) return errors::AlreadyEnded(job);
+    JobRecord& job = it->second;
+    if (IsTerminal(job.state)) return errors::AlreadyEnded(View(job));
     if (reason.empty()) reason = "cancelled by client";
     const absl::Time now = clock_->Now();
     const bool was_running = job.state == JobState::kRunning;
     const WorkerId worker = was_running ? leases_.at(id).worker : WorkerId{};
     CancelLocked(job, Truncated(std::move(reason), kMaxErrorBytes), now);
-    out.value = job;
+    job.ToJob(out.value);
     if (was_running) DispatchWorker(worker, now);
     DispatchQueue(job.queue, now);
     out.seq = seq_;
@@ -473,7 +479,7 @@ absl::StatusOr<uint64_t> Engine::Watch(JobId id, std::shared_ptr<JobWatcher> wat
     if (it == jobs_.end()) return errors::JobNotFound(id);
     handle = ++watch_counter_;
     if (!IsTerminal(it->second.state)) watches_[id].push_back(WatchEntry{handle, watcher});
-    effects_.push_back([watcher, job = it->second] { watcher->OnJobChanged(job, 0); });
+    effects_.push_back([watcher, job = View(it->second)] { watcher->OnJobChanged(job, 0); });
   }
   RunEffects();
   return handle;
@@ -555,10 +561,10 @@ uint64_t Engine::DisconnectWorker(WorkerId worker) {
     for (const auto& q : wit->second.hello.queues) --QueueFor(q).subscribers;
     std::vector<std::string> queues = wit->second.hello.queues;
     for (JobId id : held) {
-      Job& job = jobs_.at(id);
+      JobRecord& job = jobs_.at(id);
       const std::string error = absl::StrCat("worker ", name, " disconnected while running it");
       EndLease(job, AttemptOutcome::kLeaseLost, error, now);
-      job.error = error;
+      job.rare().error = error;
       RetryOrBury(job, false, DeadReason::kLeaseLost, /*backoff=*/false, now);
       queues.push_back(job.queue);
     }
@@ -628,10 +634,10 @@ absl::StatusOr<Mutation<JobTransition>> Engine::Complete(WorkerId worker, JobId 
     OpLock lock(this);
     auto job_or = CheckLease(worker, id, token);
     if (!job_or.ok()) return job_or.status();
-    Job& job = **job_or;
+    JobRecord& job = **job_or;
     const absl::Time now = clock_->Now();
     EndLease(job, AttemptOutcome::kSucceeded, "", now);
-    job.result = std::move(result);
+    job.rare().result = std::move(result);
     Finish(job, JobState::kSucceeded, now);
     out.value = JobTransition{job.state, job.attempts};
     DispatchWorker(worker, now);
@@ -649,12 +655,12 @@ absl::StatusOr<Mutation<JobTransition>> Engine::Fail(WorkerId worker, JobId id, 
     OpLock lock(this);
     auto job_or = CheckLease(worker, id, token);
     if (!job_or.ok()) return job_or.status();
-    Job& job = **job_or;
+    JobRecord& job = **job_or;
     const absl::Time now = clock_->Now();
     error = Truncated(std::move(error), kMaxErrorBytes);
     if (error.empty()) error = "failed (no error text)";
     EndLease(job, AttemptOutcome::kFailed, error, now);
-    job.error = error;
+    job.rare().error = error;
     RetryOrBury(job, permanent, DeadReason::kAttemptsExhausted, /*backoff=*/true, now);
     out.value = JobTransition{job.state, job.attempts};
     DispatchWorker(worker, now);
@@ -671,7 +677,7 @@ absl::StatusOr<Mutation<JobTransition>> Engine::Release(WorkerId worker, JobId i
     OpLock lock(this);
     auto job_or = CheckLease(worker, id, token);
     if (!job_or.ok()) return job_or.status();
-    Job& job = **job_or;
+    JobRecord& job = **job_or;
     const absl::Time now = clock_->Now();
     EndLease(job, AttemptOutcome::kReleased, "", now);
     --job.attempts;
@@ -697,9 +703,9 @@ absl::StatusOr<Mutation<JobTransition>> Engine::ReportProgress(WorkerId worker, 
     OpLock lock(this);
     auto job_or = CheckLease(worker, id, token);
     if (!job_or.ok()) return job_or.status();
-    Job& job = **job_or;
+    JobRecord& job = **job_or;
     progress.message = Truncated(std::move(progress.message), kMaxErrorBytes);
-    job.progress = std::move(progress);
+    job.rare().progress = std::move(progress);
     Changed(job);
     out.value = JobTransition{job.state, job.attempts};
     out.seq = seq_;
@@ -744,25 +750,26 @@ bool Engine::CanDispatch(const std::string& name, QueueState& qs, absl::Time now
 bool Engine::TryAssign(WorkerId worker, WorkerState& ws, QueueState& qs, absl::Time now) {
   auto key = qs.ready.PopBest(ws.hello.types);
   if (!key) return false;
-  Job& job = jobs_.at(key->id);
+  JobRecord& job = jobs_.at(key->id);
   if (qs.settings.rate_limit > 0) qs.rate.Take();
   ++qs.counters.dispatched;
   if (now > job.run_at) qs.counters.queue_wait.Observe(now - job.run_at);
   SetState(job, JobState::kRunning);
   ++job.attempts;
   job.last_token = FencingToken{job.last_token.value + 1};
-  job.progress = Progress{};
+  JobRare& rare = job.rare();
+  rare.progress = Progress{};
   Attempt attempt;
   attempt.number = job.attempts;
   attempt.worker = worker;
   attempt.worker_name = ws.hello.name;
   attempt.started_at = now;
-  job.history.push_back(std::move(attempt));
+  rare.history.push_back(std::move(attempt));
   Lease lease;
   lease.worker = worker;
   lease.token = job.last_token;
-  lease.attempt_deadline = job.attempt_timeout > absl::ZeroDuration()
-                               ? now + job.attempt_timeout
+  lease.attempt_deadline = rare.attempt_timeout > absl::ZeroDuration()
+                               ? now + rare.attempt_timeout
                                : absl::InfiniteFuture();
   lease.expires_at = std::min(now + qs.settings.lease_duration, lease.attempt_deadline);
   leases_[job.id] = lease;
@@ -773,11 +780,11 @@ bool Engine::TryAssign(WorkerId worker, WorkerState& ws, QueueState& qs, absl::T
   UpdateHunger(worker, ws);
   Changed(job);
   auto assignment = std::make_shared<Assignment>();
-  assignment->job = JobForWorker(job);
+  assignment->job = JobForWorker(View(job));
   assignment->attempt = job.attempts;
   assignment->token = lease.token;
   assignment->lease_expires_at = lease.expires_at;
-  assignment->deadline = std::min(job.deadline, lease.attempt_deadline);
+  assignment->deadline = std::min(job.deadline.time(), lease.attempt_deadline);
   effects_.push_back(
       [channel = ws.channel, assignment] { channel->Assign(std::move(*assignment)); });
   return true;
@@ -845,21 +852,21 @@ uint64_t Engine::Tick() {
     absl::flat_hash_set<std::string> touched;
     absl::flat_hash_set<WorkerId> freed;
     for (const auto& [at, id] : delayed_.PopDue(now)) {
-      Job& job = jobs_.at(id);
+      JobRecord& job = jobs_.at(id);
       MakeReady(job);  // run_at stays the due time: FIFO by when it became ready.
       Changed(job);
-      touched.insert(job.queue);
+      touched.insert(job.queue.str());
     }
     for (const auto& [at, id] : lease_expiry_.PopDue(now)) {
       lease_expiry_.Add(at, id);  // EndLease removes it again.
-      Job& job = jobs_.at(id);
+      JobRecord& job = jobs_.at(id);
       const Lease lease = leases_.at(id);
       const bool timed_out = now >= lease.attempt_deadline;
       auto wit = workers_.find(lease.worker);
       const std::string worker_name = wit != workers_.end() ? wit->second.hello.name : "?";
       const std::string error =
           timed_out ? absl::StrCat("attempt timed out after ",
-                                   absl::FormatDuration(job.attempt_timeout))
+                                   absl::FormatDuration(job.attempt_timeout()))
                     : absl::StrCat("lease expired: no heartbeat from worker ", worker_name,
                                    " within ",
                                    absl::FormatDuration(SettingsOf(job.queue).lease_duration));
@@ -876,16 +883,16 @@ uint64_t Engine::Tick() {
       ++QueueFor(job.queue).counters.leases_expired;
       EndLease(job, timed_out ? AttemptOutcome::kTimedOut : AttemptOutcome::kLeaseLost, error,
                now);
-      job.error = error;
+      job.rare().error = error;
       RetryOrBury(job, false, DeadReason::kLeaseLost, /*backoff=*/false, now);
-      touched.insert(job.queue);
+      touched.insert(job.queue.str());
     }
     for (const auto& [at, id] : deadlines_.PopDue(now)) {
       deadlines_.Add(at, id);  // Finish removes it again.
-      Job& job = jobs_.at(id);
+      JobRecord& job = jobs_.at(id);
       if (job.state == JobState::kRunning) freed.insert(leases_.at(id).worker);
       CancelLocked(job, "deadline exceeded", now);
-      touched.insert(job.queue);
+      touched.insert(job.queue.str());
     }
     for (const auto& [at, id] : retention_.PopDue(now)) {
       retention_.Add(at, id);  // DeleteJob removes it again.
@@ -1020,7 +1027,7 @@ absl::StatusOr<std::vector<JobId>> Engine::SelectDead(const std::string& queue,
     if (it == jobs_.end()) return errors::JobNotFound(id);
     if (it->second.queue != queue) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "job ", id.value, " is in queue \"", it->second.queue, "\", not \"", queue, "\""));
+          "job ", id.value, " is in queue \"", it->second.queue.str(), "\", not \"", queue, "\""));
     }
     if (it->second.state != JobState::kDead) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -1042,12 +1049,13 @@ absl::StatusOr<Mutation<int64_t>> Engine::Redrive(const std::string& queue,
     if (!selected.ok()) return selected.status();
     const absl::Time now = clock_->Now();
     for (JobId id : *selected) {
-      Job& job = jobs_.at(id);
-      retention_.Remove(job.expires_at, id);
+      JobRecord& job = jobs_.at(id);
+      retention_.Remove(job.expires_at(), id);
       job.attempts = 0;
-      job.dead_reason = DeadReason::kNone;
-      job.finished_at = absl::InfinitePast();
-      job.expires_at = absl::InfiniteFuture();
+      JobRare& rare = job.rare();
+      rare.dead_reason = DeadReason::kNone;
+      rare.finished_at = absl::InfinitePast();
+      rare.expires_at = absl::InfiniteFuture();
       job.run_at = now;
       if (job.deadline != absl::InfiniteFuture()) {
         deadlines_.Add(job.deadline, id);
@@ -1078,60 +1086,6 @@ absl::StatusOr<Mutation<int64_t>> Engine::PurgeDead(const std::string& queue,
 
 // ---------------------------------------------------------------------------
 // Recovery and shutdown
-
-absl::Status Engine::Restore(RecoveredState state) {
-  {
-    OpLock lock(this);
-    if (!jobs_.empty() || !queues_.empty()) {
-      return absl::FailedPreconditionError("Restore must come before any other call");
-    }
-    const absl::Time now = clock_->Now();
-    for (auto& [name, settings] : state.queues) {
-      QueueState& qs = QueueFor(name);
-      qs.settings = settings;
-      qs.configured = true;
-    }
-    last_job_id_ = state.max_job_id;
-    for (Job& recovered : state.jobs) {
-      last_job_id_ = std::max(last_job_id_, recovered.id);
-      const JobState recorded = recovered.state;
-      QueueState& qs = QueueFor(recovered.queue);
-      ++qs.counts[static_cast<int>(recorded)];
-      Job& job = jobs_.emplace(recovered.id, std::move(recovered)).first->second;
-      if (!job.idempotency_key.empty()) {
-        idempotency_[std::make_pair(job.queue, job.idempotency_key)] = job.id;
-      }
-      if (!IsTerminal(recorded) && job.deadline != absl::InfiniteFuture()) {
-        deadlines_.Add(job.deadline, job.id);
-      }
-      switch (recorded) {
-        case JobState::kScheduled:
-          delayed_.Add(job.run_at, job.id);
-          break;
-        case JobState::kQueued:
-          qs.ready.Add(job.type, ReadyQueue::KeyOf(job.priority, job.run_at, job.id));
-          break;
-        case JobState::kRunning: {
-          const std::string error = "coordinator restarted while the attempt ran";
-          if (!job.history.empty()) {
-            job.history.back().ended_at = now;
-            job.history.back().outcome = AttemptOutcome::kLeaseLost;
-            job.history.back().error = error;
-          }
-          job.error = error;
-          RetryOrBury(job, false, DeadReason::kLeaseLost, /*backoff=*/false, now);
-          break;
-        }
-        default:
-          retention_.Add(job.expires_at, job.id);
-          break;
-      }
-    }
-    announced_wakeup_ = absl::InfinitePast();  // The ticker asks at start.
-  }
-  RunEffects();
-  return absl::OkStatus();
-}
 
 void Engine::BeginDrain(absl::Duration grace) {
   {

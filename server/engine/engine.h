@@ -32,6 +32,7 @@
 #include "server/engine/ids.h"
 #include "server/engine/job.h"
 #include "server/engine/job_observer.h"
+#include "server/engine/job_record.h"
 #include "server/engine/queue_settings.h"
 #include "server/engine/queue_state.h"
 #include "server/engine/timer_set.h"
@@ -123,6 +124,19 @@ struct WorkerWelcome {
   absl::Duration heartbeat_interval;
 };
 
+// Receives what a store recovered, piece by piece as the store reads it, so
+// that no copy of every job is ever held at once (Store::RecoverTo).
+class RecoverySink {
+ public:
+  virtual ~RecoverySink() = default;
+  virtual void OnQueue(const std::string& name, const QueueSettings& settings) = 0;
+  // A job, each once, in any order. The sink may move from `job`'s fields.
+  // An error ends the recovery with it.
+  virtual absl::Status OnJob(Job& job) = 0;
+  // The greatest id ever assigned (deleted jobs included), if recorded.
+  virtual void OnMaxJobId(JobId id) = 0;
+};
+
 // Everything a store recovered.
 struct RecoveredState {
   std::vector<Job> jobs;
@@ -145,6 +159,12 @@ class Engine {
   // the attempt counts as lost and they are queued again (or dead when it
   // was their last). REQUIRES: called once, before any other call.
   absl::Status Restore(RecoveredState state) ABSL_LOCKS_EXCLUDED(mu_);
+  // Restore() from a store that streams: calls `read` once with a sink that
+  // loads each piece as it arrives, then settles the jobs that were RUNNING.
+  // Returns the number of jobs loaded, or the first error of `read` (the
+  // engine must then be discarded). Same REQUIRES as Restore().
+  absl::StatusOr<size_t> RestoreFrom(const std::function<absl::Status(RecoverySink&)>& read)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Called (outside the lock) whenever NextWakeup() may have moved earlier.
   void SetWakeupCallback(std::function<void()> callback) ABSL_LOCKS_EXCLUDED(mu_);
@@ -293,30 +313,34 @@ class Engine {
   QueueStats StatsOf(const std::string& name, const QueueState& qs, absl::Time now) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  class Restorer;
+  // `job` as a Job, in a buffer reused by the next call.
+  const Job& View(const JobRecord& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   // State transitions. Each keeps the per-queue counts and indexes right;
   // Created/Changed report to the observer and watchers.
-  void SetState(Job& job, JobState state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetState(JobRecord& job, JobState state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Created(const Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Changed(const Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Changed(const JobRecord& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Queues the job at its place for (priority, run_at, id).
-  void MakeReady(Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Schedule(Job& job, absl::Time run_at) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MakeReady(JobRecord& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Schedule(JobRecord& job, absl::Time run_at) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Takes a SCHEDULED or QUEUED job out of its index.
-  void Unindex(Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Unindex(JobRecord& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends the current lease and records the attempt's outcome; the job's
   // state is left to the caller. REQUIRES: the job is RUNNING.
-  void EndLease(Job& job, AttemptOutcome outcome, const std::string& error, absl::Time now)
+  void EndLease(JobRecord& job, AttemptOutcome outcome, const std::string& error, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After a failed or lost attempt: dead when `permanent` or out of
   // attempts, else scheduled after backoff (`backoff`) or queued at once.
-  void RetryOrBury(Job& job, bool permanent, DeadReason reason_if_exhausted, bool backoff,
+  void RetryOrBury(JobRecord& job, bool permanent, DeadReason reason_if_exhausted, bool backoff,
                    absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Finish(Job& job, JobState terminal, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void CancelLocked(Job& job, std::string reason, absl::Time now)
+  void Finish(JobRecord& job, JobState terminal, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CancelLocked(JobRecord& job, std::string reason, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DeleteJob(JobId id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The job if `token` is its current lease and `worker` holds it.
-  absl::StatusOr<Job*> CheckLease(WorkerId worker, JobId id, FencingToken token)
+  absl::StatusOr<JobRecord*> CheckLease(WorkerId worker, JobId id, FencingToken token)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Dead jobs of `queue` named by `ids` (empty: all), or why not.
   absl::StatusOr<std::vector<JobId>> SelectDead(const std::string& queue,
@@ -374,7 +398,10 @@ class Engine {
   uint64_t dispatch_counter_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t watch_counter_ ABSL_GUARDED_BY(mu_) = 0;
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
-  absl::btree_map<JobId, Job> jobs_ ABSL_GUARDED_BY(mu_);
+  absl::btree_map<JobId, JobRecord> jobs_ ABSL_GUARDED_BY(mu_);
+  NameTable names_ ABSL_GUARDED_BY(mu_);  // Queue and type names of jobs_.
+  BackoffPool backoffs_ ABSL_GUARDED_BY(mu_);
+  Job view_ ABSL_GUARDED_BY(mu_);  // View()'s buffer.
   absl::node_hash_map<std::string, QueueState> queues_ ABSL_GUARDED_BY(mu_);
   // (queue, idempotency key) -> job.
   absl::flat_hash_map<std::pair<std::string, std::string>, JobId> idempotency_

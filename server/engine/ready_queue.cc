@@ -53,7 +53,7 @@ absl::Time ReadyQueue::OldestReadyAt() const {
   for (const auto& [type, set] : by_type_) {
     auto it = set.begin();
     while (it != set.end()) {
-      oldest = std::min(oldest, it->ready_at);
+      oldest = std::min(oldest, it->ready_at.time());
       if (it->neg_priority == std::numeric_limits<int32_t>::max()) break;
       it = set.lower_bound(Key{it->neg_priority + 1, absl::InfinitePast(), JobId{0}});
     }

@@ -87,14 +87,13 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(CoordinatorOptio
     parts->store = *std::move(store);
   }
   const absl::Time recover_start = absl::Now();
-  auto recovered = parts->store->Recover();
-  if (!recovered.ok()) return recovered.status();
-  const size_t recovered_jobs = recovered->jobs.size();
   parts->engine = std::make_unique<Engine>(&parts->clock, &parts->random, parts->store.get(),
                                            options.engine);
-  absl::Status restored = parts->engine->Restore(*std::move(recovered));
-  if (!restored.ok()) return restored;
-  spdlog::info("store recovered jobs={} took_ms={}", recovered_jobs,
+  Store* store = parts->store.get();
+  absl::StatusOr<size_t> recovered_jobs =
+      parts->engine->RestoreFrom([store](RecoverySink& sink) { return store->RecoverTo(sink); });
+  if (!recovered_jobs.ok()) return recovered_jobs.status();
+  spdlog::info("store recovered jobs={} took_ms={}", *recovered_jobs,
                absl::ToInt64Milliseconds(absl::Now() - recover_start));
   parts->ticker = std::make_unique<Ticker>(parts->engine.get());
 

@@ -18,14 +18,15 @@ MemoryStore::MemoryStore(RecoveredState initial) {
   max_job_id_ = std::max(max_job_id_, initial.max_job_id);
 }
 
-absl::StatusOr<RecoveredState> MemoryStore::Recover() {
+absl::Status MemoryStore::RecoverTo(RecoverySink& sink) {
   absl::MutexLock lock(&mu_);
-  RecoveredState state;
-  state.jobs.reserve(jobs_.size());
-  for (const auto& [id, job] : jobs_) state.jobs.push_back(job);
-  for (const auto& [name, settings] : queues_) state.queues.emplace_back(name, settings);
-  state.max_job_id = max_job_id_;
-  return state;
+  for (const auto& [name, settings] : queues_) sink.OnQueue(name, settings);
+  sink.OnMaxJobId(max_job_id_);
+  for (const auto& [id, job] : jobs_) {
+    Job copy = job;
+    if (absl::Status s = sink.OnJob(copy); !s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 bool MemoryStore::Check(bool ok, uint64_t seq, const std::string& message) {

@@ -28,7 +28,7 @@ class MemoryStore final : public Store {
 
   // Returns the state held now: jobs by increasing id, queues by name. May
   // be called any number of times, also after Close().
-  absl::StatusOr<RecoveredState> Recover() override ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status RecoverTo(RecoverySink& sink) override ABSL_LOCKS_EXCLUDED(mu_);
 
   // An update keeps only the job's lifecycle fields (job_lifecycle.h), like
   // SqliteStore. An update or delete of an unknown job, or a second create

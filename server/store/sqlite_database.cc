@@ -261,11 +261,17 @@ class RowCache {
   Backoff backoff_;
 };
 
-absl::StatusOr<Job> ReadJob(sqlite3_stmt* s, RowCache& cache) {
-  Job job;
+void AssignColumn(sqlite3_stmt* s, int column, std::string& out) {
+  const std::string_view bytes = ColumnBytes(s, column);
+  out.assign(bytes.data(), bytes.size());
+}
+
+// Reads the row at `s` into `job`, overwriting every field and reusing its
+// buffers.
+absl::Status ReadJob(sqlite3_stmt* s, RowCache& cache, Job& job) {
   job.id.value = static_cast<uint64_t>(ColumnInt(s, kId));
-  job.queue = ColumnString(s, kQueue);
-  job.type = ColumnString(s, kType);
+  AssignColumn(s, kQueue, job.queue);
+  AssignColumn(s, kType, job.type);
   int64_t state = ColumnInt(s, kState);
   int64_t dead_reason = ColumnInt(s, kDeadReason);
   if (state < static_cast<int>(JobState::kScheduled) ||
@@ -277,7 +283,7 @@ absl::StatusOr<Job> ReadJob(sqlite3_stmt* s, RowCache& cache) {
   }
   job.state = static_cast<JobState>(state);
   job.dead_reason = static_cast<DeadReason>(dead_reason);
-  job.payload = ColumnString(s, kPayload);
+  AssignColumn(s, kPayload, job.payload);
   job.priority = static_cast<int32_t>(ColumnInt(s, kPriority));
   const std::string_view labels_bytes = ColumnBytes(s, kLabels);
   const std::string_view history_bytes = ColumnBytes(s, kHistory);
@@ -294,7 +300,7 @@ absl::StatusOr<Job> ReadJob(sqlite3_stmt* s, RowCache& cache) {
   job.labels = *std::move(labels);
   job.backoff = *backoff;
   job.history = *std::move(history);
-  job.idempotency_key = ColumnString(s, kIdempotencyKey);
+  AssignColumn(s, kIdempotencyKey, job.idempotency_key);
   job.max_attempts = static_cast<int32_t>(ColumnInt(s, kMaxAttempts));
   job.attempt_timeout = NanosToDuration(ColumnInt(s, kAttemptTimeout));
   job.deadline = NanosToTime(ColumnInt(s, kDeadline));
@@ -303,13 +309,13 @@ absl::StatusOr<Job> ReadJob(sqlite3_stmt* s, RowCache& cache) {
   job.run_at = NanosToTime(ColumnInt(s, kRunAt));
   job.finished_at = NanosToTime(ColumnInt(s, kFinishedAt));
   job.expires_at = NanosToTime(ColumnInt(s, kExpiresAt));
-  job.result = ColumnString(s, kResult);
-  job.error = ColumnString(s, kError);
-  job.cancel_reason = ColumnString(s, kCancelReason);
+  AssignColumn(s, kResult, job.result);
+  AssignColumn(s, kError, job.error);
+  AssignColumn(s, kCancelReason, job.cancel_reason);
   job.progress.percent = static_cast<int32_t>(ColumnInt(s, kProgressPercent));
-  job.progress.message = ColumnString(s, kProgressMessage);
+  AssignColumn(s, kProgressMessage, job.progress.message);
   job.last_token.value = static_cast<uint64_t>(ColumnInt(s, kLastToken));
-  return job;
+  return absl::OkStatus();
 }
 
 // Creates the schema in an empty file or checks the version of an existing
@@ -451,31 +457,18 @@ absl::Status SqliteDatabase::Write(const WriteBatch& batch) {
   return status;
 }
 
-absl::StatusOr<RecoveredState> SqliteDatabase::Read() {
-  RecoveredState state;
-  absl::StatusOr<Statement> jobs =
-      Prepare(db_, absl::StrCat("SELECT ", kJobColumns, " FROM jobs ORDER BY id"));
-  if (!jobs.ok()) return jobs.status();
-  RowCache cache;
-  int rc;
-  while ((rc = sqlite3_step(jobs->get())) == SQLITE_ROW) {
-    absl::StatusOr<Job> job = ReadJob(jobs->get(), cache);
-    if (!job.ok()) return job.status();
-    state.max_job_id = std::max(state.max_job_id, job->id);
-    state.jobs.push_back(*std::move(job));
-  }
-  if (rc != SQLITE_DONE) return SqliteError(db_, rc, "read jobs");
-
+absl::Status SqliteDatabase::Read(RecoverySink& sink) {
   absl::StatusOr<Statement> queues =
       Prepare(db_, "SELECT name, settings FROM queues ORDER BY name");
   if (!queues.ok()) return queues.status();
+  int rc;
   while ((rc = sqlite3_step(queues->get())) == SQLITE_ROW) {
     std::string name = ColumnString(queues->get(), 0);
     absl::StatusOr<QueueSettings> settings = DecodeQueueSettings(ColumnBytes(queues->get(), 1));
     if (!settings.ok()) {
       return absl::DataLossError(absl::StrCat("queue ", name, ": ", settings.status().message()));
     }
-    state.queues.emplace_back(std::move(name), *settings);
+    sink.OnQueue(name, *settings);
   }
   if (rc != SQLITE_DONE) return SqliteError(db_, rc, "read queues");
 
@@ -483,12 +476,22 @@ absl::StatusOr<RecoveredState> SqliteDatabase::Read() {
   if (!meta.ok()) return meta.status();
   rc = sqlite3_step(meta->get());
   if (rc == SQLITE_ROW) {
-    JobId max_id{static_cast<uint64_t>(ColumnInt(meta->get(), 0))};
-    state.max_job_id = std::max(state.max_job_id, max_id);
+    sink.OnMaxJobId(JobId{static_cast<uint64_t>(ColumnInt(meta->get(), 0))});
   } else if (rc != SQLITE_DONE) {
     return SqliteError(db_, rc, "read meta");
   }
-  return state;
+
+  absl::StatusOr<Statement> jobs =
+      Prepare(db_, absl::StrCat("SELECT ", kJobColumns, " FROM jobs ORDER BY id"));
+  if (!jobs.ok()) return jobs.status();
+  RowCache cache;
+  Job job;  // One buffer for every row: the sink takes what it keeps.
+  while ((rc = sqlite3_step(jobs->get())) == SQLITE_ROW) {
+    if (absl::Status s = ReadJob(jobs->get(), cache, job); !s.ok()) return s;
+    if (absl::Status s = sink.OnJob(job); !s.ok()) return s;
+  }
+  if (rc != SQLITE_DONE) return SqliteError(db_, rc, "read jobs");
+  return absl::OkStatus();
 }
 
 }  // namespace conveyor

@@ -40,9 +40,10 @@ class SqliteDatabase {
   // is, is INTERNAL (the caller's bug); I/O failures are UNAVAILABLE.
   absl::Status Write(const WriteBatch& batch);
 
-  // Reads every job (by increasing id), every queue's settings (by name) and
-  // the greatest job id ever written. DATA_LOSS for undecodable rows.
-  absl::StatusOr<RecoveredState> Read();
+  // Reads every queue's settings (by name), the greatest job id ever
+  // written, then every job (by increasing id) into `sink`, one row at a
+  // time. DATA_LOSS for undecodable rows; the sink's first error.
+  absl::Status Read(RecoverySink& sink);
 
  private:
   struct Statements;

@@ -42,10 +42,10 @@ SqliteStore::SqliteStore(std::unique_ptr<SqliteDatabase> db, SqliteStoreOptions 
 
 SqliteStore::~SqliteStore() { Close(); }
 
-absl::StatusOr<RecoveredState> SqliteStore::Recover() {
+absl::Status SqliteStore::RecoverTo(RecoverySink& sink) {
   absl::MutexLock lock(&db_mu_);
   if (db_ == nullptr) return absl::FailedPreconditionError("store is closed");
-  return db_->Read();
+  return db_->Read(sink);
 }
 
 WriteBatch* SqliteStore::OpenBatch() {

@@ -51,7 +51,7 @@ class SqliteStore final : public Store {
   SqliteStore& operator=(const SqliteStore&) = delete;
 
   // Jobs by increasing id, queues by name. FAILED_PRECONDITION after Close().
-  absl::StatusOr<RecoveredState> Recover() override ABSL_LOCKS_EXCLUDED(mu_, db_mu_);
+  absl::Status RecoverTo(RecoverySink& sink) override ABSL_LOCKS_EXCLUDED(mu_, db_mu_);
 
   // Memory only: record the change in the pending batch. REQUIRES: seqs
   // increase from call to call (the engine's lock orders them).

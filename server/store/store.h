@@ -34,9 +34,13 @@ struct StoreStats {
 // Thread-safe.
 class Store : public JobObserver {
  public:
-  // Reads everything persisted. REQUIRES: called once, before any observer
-  // call.
-  virtual absl::StatusOr<RecoveredState> Recover() = 0;
+  // Reads everything persisted into `sink`: queue settings and the max job
+  // id first, then the jobs by increasing id, each handed over as it is read.
+  // Returns the sink's first error, or the store's. REQUIRES: called once,
+  // before any observer call.
+  virtual absl::Status RecoverTo(RecoverySink& sink) = 0;
+  // RecoverTo() collected into one RecoveredState (tests; small stores).
+  absl::StatusOr<RecoveredState> Recover();
 
   // Runs `done` once every change with sequence number <= `seq` is durable
   // (OK), or when the store failed to make it durable (the error). Runs it

@@ -145,6 +145,46 @@ TEST_F(RestoreTest, RestoredQueueSettingsApply) {
   EXPECT_STATUS(engine().Submit({Spec()}), absl::StatusCode::kResourceExhausted, "");
 }
 
+TEST_F(RestoreTest, StreamedRestoreLoadsEachPieceAndCountsTheJobs) {
+  std::vector<Job> jobs = {MakeRunning(2, 1, 4), MakeJob(4, JobState::kQueued)};
+  observer_.Seed(jobs);
+  QueueSettings s;
+  s.max_attempts = 7;
+  ASSERT_OK_AND_ASSIGN(size_t loaded, engine().RestoreFrom([&](RecoverySink& sink) {
+    // Jobs before the settings: RUNNING jobs are settled after the read.
+    for (Job& job : jobs) {
+      absl::Status status = sink.OnJob(job);
+      if (!status.ok()) return status;
+    }
+    sink.OnQueue("q", s);
+    sink.OnMaxJobId(JobId{50});
+    return absl::OkStatus();
+  }));
+  EXPECT_EQ(loaded, 2u);
+  ExpectReplayMatchesEngine();
+  EXPECT_EQ(StateOf(JobId{2}), JobState::kQueued);
+  EXPECT_EQ(Get(JobId{4}).payload, "p4");
+  ASSERT_OK_AND_ASSIGN(QueueStats q, engine().GetQueue("q"));
+  EXPECT_EQ(q.settings.max_attempts, 7);
+  EXPECT_EQ(q.queued, 2);
+  EXPECT_GT(SubmitOne(Spec()), JobId{50});
+}
+
+TEST_F(RestoreTest, StreamedRestoreFailsOnTheReadersErrorOrATwiceRecoveredJob) {
+  EXPECT_STATUS(engine().RestoreFrom([](RecoverySink&) {
+    return absl::DataLossError("bad row");
+  }),
+                absl::StatusCode::kDataLoss, "bad row");
+  Engine other(&clock_, &random_, nullptr, EngineOptions());
+  Job a = MakeJob(3, JobState::kQueued);
+  Job b = MakeJob(3, JobState::kQueued);
+  EXPECT_STATUS(other.RestoreFrom([&](RecoverySink& sink) {
+    absl::Status status = sink.OnJob(a);
+    return status.ok() ? sink.OnJob(b) : status;
+  }),
+                absl::StatusCode::kDataLoss, "job 3 recovered twice");
+}
+
 TEST_F(RestoreTest, EmptyRestoreAcceptsJobs) {
   ASSERT_OK(engine().Restore(RecoveredState{}));
   EXPECT_GT(SubmitOne(Spec()), JobId{});
