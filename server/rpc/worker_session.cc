@@ -280,9 +280,9 @@ void WorkerSession::Send(v1::CoordinatorMessage message, uint64_t seq) {
     absl::MutexLock lock(&mu_);
     if (closing_ || send_stopped_) return;
     gated_.push_back(Gated{seq, std::move(message)});
-    if (seq > wanted_seq_) wanted_seq_ = seq;
-    // One question to the store at a time: its answer asks the next one.
-    if (seq > durable_seq_ && awaited_seq_ <= durable_seq_) {
+    // Each grant gets its own answer, run right after the commit that makes
+    // it durable: no message waits longer than its own grant's commit.
+    if (seq > durable_seq_ && seq > awaited_seq_) {
       awaited_seq_ = seq;
       await = true;
     }
@@ -299,7 +299,7 @@ void WorkerSession::AwaitDurable(uint64_t seq) {
 }
 
 void WorkerSession::OnDurable(uint64_t seq, const absl::Status& status) {
-  uint64_t ask = 0;
+  Next next = Next::kNothing;
   {
     absl::MutexLock lock(&mu_);
     if (closing_ || send_stopped_) return;
@@ -309,7 +309,7 @@ void WorkerSession::OnDurable(uint64_t seq, const absl::Status& status) {
       outbox_.clear();
     } else {
       durable_seq_ = std::max(durable_seq_, seq);
-      if (wanted_seq_ > durable_seq_) ask = awaited_seq_ = wanted_seq_;
+      next = ReleaseLocked();
     }
   }
   if (!status.ok()) {
@@ -317,15 +317,6 @@ void WorkerSession::OnDurable(uint64_t seq, const absl::Status& status) {
                   "error=\"{}\"", peer_, status.ToString());
     CloseSoon(ToGrpcStatus(StoreFailed(status)));  // UNAVAILABLE: the worker reconnects.
     return;
-  }
-  // Before releasing: when the later grants are durable already (the same
-  // commit), this releases them too, and they all go out in one write.
-  if (ask != 0) AwaitDurable(ask);
-  Next next;
-  {
-    absl::MutexLock lock(&mu_);
-    if (closing_ || send_stopped_) return;
-    next = ReleaseLocked();
   }
   Act(next);
 }

@@ -29,8 +29,10 @@ namespace conveyor::rpc {
 // An Assignment leaves only once the store made its grant durable
 // (Assignment::seq), so a coordinator killed meanwhile cannot grant the same
 // attempt again to another worker. Messages keep the order they were sent
-// in: those after a waiting Assignment wait with it. Assignments that became
-// durable together go out together.
+// in: those after a waiting Assignment wait with it. Each grant is released
+// right after the commit that makes it durable (one commit of delay, no
+// more); what is released while a write is in flight goes in the next one
+// (batching as above).
 //
 // Protocol errors (a message before Hello, a second Hello, an empty message,
 // another worker's lease token, an oversized result) end the stream with
@@ -135,7 +137,6 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   std::deque<Gated> gated_ ABSL_GUARDED_BY(mu_);
   uint64_t durable_seq_ ABSL_GUARDED_BY(mu_) = 0;  // The store said: durable up to here.
   uint64_t awaited_seq_ ABSL_GUARDED_BY(mu_) = 0;  // Latest seq asked of the store.
-  uint64_t wanted_seq_ ABSL_GUARDED_BY(mu_) = 0;   // Largest seq in gated_ so far.
   // Messages released before Welcome went out.
   std::vector<v1::CoordinatorMessage> held_ ABSL_GUARDED_BY(mu_);
   std::deque<v1::CoordinatorMessage> outbox_ ABSL_GUARDED_BY(mu_);

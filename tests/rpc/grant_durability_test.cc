@@ -112,12 +112,13 @@ TEST_F(GrantDurabilityTest, AssignmentWaitsForItsGrantAndKeepsItsPlace) {
   EXPECT_FALSE(early.has_value()) << "sent before its grant was durable: "
                                   << early->DebugString();
 
-  // Once the writer commits, they go out together, in the order decided.
+  // Once the writer commits, they go out in the order decided; the cancel
+  // rides in the assignment's write.
   resume_.Notify();
   auto m = worker.Next();
   ASSERT_TRUE(m.has_value());
   std::vector<v1::CoordinatorMessage> got = Unpack(*m);
-  EXPECT_TRUE(m->has_batch()) << "durable together, sent together";
+  EXPECT_TRUE(m->has_batch()) << m->DebugString();
   while (got.size() < 3) {
     auto more = worker.Next();
     ASSERT_TRUE(more.has_value()) << "got " << got.size() << " of 3 messages";
