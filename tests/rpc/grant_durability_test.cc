@@ -31,8 +31,8 @@ class GrantDurabilityTest : public ::testing::Test {
     ASSERT_TRUE(recovered.ok()) << recovered.status();
     engine_ = std::make_unique<Engine>(&clock_, &random_, store_.get(), EngineOptions{});
     ASSERT_TRUE(engine_->Restore(*std::move(recovered)).ok());
-    service_ = std::make_unique<rpc::WorkerService>(engine_.get(), store_.get(), &clock_,
-                                                    &limits_, /*max_send_queue=*/10000);
+    service_ = std::make_unique<rpc::WorkerService>(engine_.get(), store_.get(), &clock_, &limits_,
+                                                    /*max_send_queue=*/10000);
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -109,8 +109,7 @@ TEST_F(GrantDurabilityTest, AssignmentWaitsForItsGrantAndKeepsItsPlace) {
   // The engine told the session all three synchronously; without the gate
   // they would be on the wire within milliseconds.
   auto early = worker.Next(absl::Milliseconds(500));
-  EXPECT_FALSE(early.has_value()) << "sent before its grant was durable: "
-                                  << early->DebugString();
+  EXPECT_FALSE(early.has_value()) << "sent before its grant was durable: " << early->DebugString();
 
   // Once the writer commits, they go out in the order decided; the cancel
   // rides in the assignment's write.
