@@ -785,6 +785,7 @@ bool Engine::TryAssign(WorkerId worker, WorkerState& ws, QueueState& qs, absl::T
   assignment->token = lease.token;
   assignment->lease_expires_at = lease.expires_at;
   assignment->deadline = std::min(job.deadline.time(), lease.attempt_deadline);
+  assignment->seq = seq_;  // Changed(job) recorded the grant.
   effects_.push_back(
       [channel = ws.channel, assignment] { channel->Assign(std::move(*assignment)); });
   return true;

@@ -21,6 +21,11 @@ struct Assignment {
   // The earlier of the job's deadline and its attempt timeout;
   // InfiniteFuture when neither is set.
   absl::Time deadline = absl::InfiniteFuture();
+  // Observer sequence number of the grant (the job's new attempt, lease and
+  // token). The channel must not let the worker see the assignment before
+  // the store made this change durable: a grant lost in a crash would be
+  // made again, the same attempt and token to another worker.
+  uint64_t seq = 0;
 };
 
 // What the engine says to one connected worker. The rpc layer implements it
@@ -29,6 +34,8 @@ struct Assignment {
 // Calls are made outside the engine's lock, in the order the engine decided
 // them, possibly from any thread, and possibly after the worker was
 // disconnected (ignore those). They must not block or call into the engine.
+// What the worker is told must keep that order: a Cancel or Drain made
+// after an Assign must not reach the worker before that assignment does.
 class WorkerChannel {
  public:
   virtual ~WorkerChannel() = default;

@@ -66,9 +66,10 @@ void WorkerSession::Assign(Assignment assignment) {
   SPDLOG_DEBUG("job assigned id={} queue={} type={} attempt={} token={} peer={}",
                assignment.job.id.value, assignment.job.queue, assignment.job.type,
                assignment.attempt, assignment.token.value, peer_);
+  const uint64_t seq = assignment.seq;
   v1::CoordinatorMessage m;
   ToProto(std::move(assignment), clock_->Now(), m.mutable_assignment());
-  Send(std::move(m));
+  Send(std::move(m), seq);
 }
 
 void WorkerSession::Cancel(JobId job, FencingToken token, const std::string& reason) {
@@ -272,48 +273,102 @@ absl::Status WorkerSession::Answer(uint64_t job_id, uint64_t token,
   return s;  // PERMISSION_DENIED, INVALID_ARGUMENT: the worker is broken.
 }
 
-void WorkerSession::Send(v1::CoordinatorMessage message) {
-  bool overflowed = false;
+void WorkerSession::Send(v1::CoordinatorMessage message, uint64_t seq) {
+  bool await = false;
+  Next next;
   {
     absl::MutexLock lock(&mu_);
-    if (closing_ || overflowed_) return;
-    if (!welcomed_ && !message.has_welcome()) {
-      held_.push_back(std::move(message));
-      return;
+    if (closing_ || send_stopped_) return;
+    gated_.push_back(Gated{seq, std::move(message)});
+    // Each grant gets its own answer, run right after the commit that makes
+    // it durable: no message waits longer than its own grant's commit.
+    if (seq > durable_seq_ && seq > awaited_seq_) {
+      awaited_seq_ = seq;
+      await = true;
     }
-    if (writing_ && max_send_queue_ > 0 && outbox_.size() >= max_send_queue_) {
-      overflowed_ = overflowed = true;  // The one bounded check: see CloseOverflowed.
+    next = ReleaseLocked();
+  }
+  Act(next);
+  if (await) AwaitDurable(seq);
+}
+
+void WorkerSession::AwaitDurable(uint64_t seq) {
+  store_->WhenDurable(seq, [self = shared_from_this(), seq](absl::Status s) {
+    self->OnDurable(seq, s);
+  });
+}
+
+void WorkerSession::OnDurable(uint64_t seq, const absl::Status& status) {
+  Next next = Next::kNothing;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closing_ || send_stopped_) return;
+    if (!status.ok()) {
+      send_stopped_ = true;
+      gated_.clear();
       outbox_.clear();
-    } else if (writing_) {
-      outbox_.push_back(std::move(message));
-      return;
     } else {
-      writing_ = true;
-      writing_msg_ = std::move(message);
+      durable_seq_ = std::max(durable_seq_, seq);
+      next = ReleaseLocked();
     }
   }
-  if (overflowed) {
-    CloseOverflowed();
-  } else {
-    StartWrite(&writing_msg_);
+  if (!status.ok()) {
+    spdlog::error("worker stream ended: a lease grant could not be made durable peer={} "
+                  "error=\"{}\"", peer_, status.ToString());
+    CloseSoon(ToGrpcStatus(StoreFailed(status)));  // UNAVAILABLE: the worker reconnects.
+    return;
+  }
+  Act(next);
+}
+
+WorkerSession::Next WorkerSession::ReleaseLocked() {
+  while (!gated_.empty() && gated_.front().seq <= durable_seq_) {
+    v1::CoordinatorMessage message = std::move(gated_.front().message);
+    gated_.pop_front();
+    if (!welcomed_) {
+      held_.push_back(std::move(message));
+    } else if (writing_ && max_send_queue_ > 0 && outbox_.size() >= max_send_queue_) {
+      send_stopped_ = true;  // The one bounded check: see CloseSoon.
+      outbox_.clear();
+      gated_.clear();
+      return Next::kOverflow;
+    } else {
+      outbox_.push_back(std::move(message));
+    }
+  }
+  if (writing_ || outbox_.empty()) return Next::kNothing;
+  writing_ = true;
+  TakeNextWriteLocked();
+  return Next::kWrite;
+}
+
+void WorkerSession::Act(Next next) {
+  switch (next) {
+    case Next::kNothing:
+      return;
+    case Next::kWrite:
+      StartWrite(&writing_msg_);
+      return;
+    case Next::kOverflow:
+      spdlog::warn("worker stream over --max-worker-send-queue peer={} queued={}", peer_,
+                   max_send_queue_);
+      CloseSoon(grpc::Status(
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          absl::StrCat("the worker left ", max_send_queue_,
+                       " messages unread on its stream; the coordinator ended it and gave its "
+                       "jobs to other workers: read the stream promptly, or raise "
+                       "--max-worker-send-queue on conveyord")));
+      return;
   }
 }
 
-void WorkerSession::CloseOverflowed() {
-  spdlog::warn("worker stream over --max-worker-send-queue peer={} queued={}", peer_,
-               max_send_queue_);
-  overflow_alarm_.Set(gpr_now(GPR_CLOCK_MONOTONIC),
-                      [self = shared_from_this()](bool) mutable {
-                        // Dropped before returning: the last reference may go here.
-                        auto session = std::move(self);
-                        session->Close(grpc::Status(
-                            grpc::StatusCode::RESOURCE_EXHAUSTED,
-                            absl::StrCat("the worker left ", session->max_send_queue_,
-                                         " messages unread on its stream; the coordinator "
-                                         "ended it and gave its jobs to other workers: read "
-                                         "the stream promptly, or raise "
-                                         "--max-worker-send-queue on conveyord")));
-                      });
+void WorkerSession::CloseSoon(grpc::Status status) {
+  close_alarm_.Set(gpr_now(GPR_CLOCK_MONOTONIC),
+                   [self = shared_from_this(), status = std::move(status)](bool) mutable {
+                     // Dropped before returning: the last reference may go here.
+                     auto session = std::move(self);
+                     session->Close(std::move(status));
+                   });
 }
 
 void WorkerSession::TakeNextWriteLocked() {

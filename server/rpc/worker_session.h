@@ -9,6 +9,7 @@
 #include <grpcpp/alarm.h>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "conveyor/v1/worker_service.grpc.pb.h"
 #include "server/engine/clock.h"
@@ -24,6 +25,14 @@ namespace conveyor::rpc {
 // flight, the rest queued. When that write completes, what queued meanwhile
 // goes out as one CoordinatorBatch if the worker opted in (Hello.max_batch),
 // else one message per write.
+//
+// An Assignment leaves only once the store made its grant durable
+// (Assignment::seq), so a coordinator killed meanwhile cannot grant the same
+// attempt again to another worker. Messages keep the order they were sent
+// in: those after a waiting Assignment wait with it. Each grant is released
+// right after the commit that makes it durable (one commit of delay, no
+// more); what is released while a write is in flight goes in the next one
+// (batching as above).
 //
 // Protocol errors (a message before Hello, a second Hello, an empty message,
 // another worker's lease token, an oversized result) end the stream with
@@ -76,17 +85,32 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   // at once if the lease was lost; protocol errors come back as the status.
   absl::Status Answer(uint64_t job_id, uint64_t token,
                       const absl::StatusOr<Mutation<JobTransition>>& outcome);
-  // Queues a message; starts writing it if no write is in flight.
-  void Send(v1::CoordinatorMessage message) ABSL_LOCKS_EXCLUDED(mu_);
+  // Queues a message behind every one sent before it; it goes out once the
+  // store's change `seq` is durable (0: nothing to wait for). Starts a write
+  // if none is in flight.
+  void Send(v1::CoordinatorMessage message, uint64_t seq = 0) ABSL_LOCKS_EXCLUDED(mu_);
+  // What to do once mu_ is released, after messages moved towards the wire.
+  enum class Next { kNothing, kWrite, kOverflow };
+  // Moves the messages at gated_'s front whose change is durable on to
+  // held_ (before Welcome) or outbox_, and takes the next write if none is
+  // in flight.
+  Next ReleaseLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Act(Next next) ABSL_LOCKS_EXCLUDED(mu_);
+  // Asks the store to call OnDurable once `seq` is durable (maybe at once).
+  void AwaitDurable(uint64_t seq) ABSL_LOCKS_EXCLUDED(mu_);
+  // The store's answer for `seq`: releases what waited for it; an error
+  // ends the stream (the grant cannot be made durable).
+  void OnDurable(uint64_t seq, const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
   // Moves the next write from outbox_ into writing_msg_: the front message,
   // or as many as the batch limits allow. REQUIRES: outbox_ not empty.
   void TakeNextWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Disconnects from the engine (once) and finishes the stream after the
   // write in flight.
   void Close(grpc::Status status) ABSL_LOCKS_EXCLUDED(mu_);
-  // Close with RESOURCE_EXHAUSTED, from a gRPC thread: Send's callers
-  // (engine effects, store callbacks) must not call into the engine.
-  void CloseOverflowed() ABSL_LOCKS_EXCLUDED(mu_);
+  // Close, from a gRPC thread: Send's callers (engine effects, store
+  // callbacks) must not call into the engine. REQUIRES: called once (the
+  // caller set send_stopped_).
+  void CloseSoon(grpc::Status status) ABSL_LOCKS_EXCLUDED(mu_);
 
   Engine* const engine_;
   Store* const store_;
@@ -94,7 +118,7 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   const std::string peer_;
   const size_t max_send_queue_;
   CallTicket ticket_;  // Touched only by the constructor and OnDone.
-  grpc::Alarm overflow_alarm_;  // Set once, by CloseOverflowed.
+  grpc::Alarm close_alarm_;  // Set once, by CloseSoon.
   std::shared_ptr<WorkerSession> self_;
   v1::WorkerMessage incoming_;  // The read in flight; touched only by reactions.
 
@@ -104,13 +128,23 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   bool welcomed_ ABSL_GUARDED_BY(mu_) = false;
   // Welcome.max_batch: 0 sends every message on its own.
   int max_batch_ ABSL_GUARDED_BY(mu_) = 0;
-  // Messages the engine sent before Welcome went out.
+  // A message and the change that must be durable before it goes out.
+  struct Gated {
+    uint64_t seq;
+    v1::CoordinatorMessage message;
+  };
+  // Messages waiting, in order, for their change or an earlier message's.
+  std::deque<Gated> gated_ ABSL_GUARDED_BY(mu_);
+  uint64_t durable_seq_ ABSL_GUARDED_BY(mu_) = 0;  // The store said: durable up to here.
+  uint64_t awaited_seq_ ABSL_GUARDED_BY(mu_) = 0;  // Latest seq asked of the store.
+  // Messages released before Welcome went out.
   std::vector<v1::CoordinatorMessage> held_ ABSL_GUARDED_BY(mu_);
   std::deque<v1::CoordinatorMessage> outbox_ ABSL_GUARDED_BY(mu_);
   v1::CoordinatorMessage writing_msg_;  // The write in flight; touched only by its writer.
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
-  bool overflowed_ ABSL_GUARDED_BY(mu_) = false;  // Over max_send_queue_: send nothing more.
+  // Over max_send_queue_, or the store failed: send nothing more, CloseSoon.
+  bool send_stopped_ ABSL_GUARDED_BY(mu_) = false;
   bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
 };

@@ -62,10 +62,6 @@ struct Options {
   absl::Duration max_work = absl::Milliseconds(20);
   absl::Duration settle_timeout = absl::Seconds(90);
   uint64_t seed = 0;
-  // Count, rather than fail on, attempts granted twice across a coordinator
-  // restart (a known coordinator bug: a lease grant is sent to the worker
-  // before it is durable).
-  bool tolerate_regrant = false;
   std::string dir;  // empty: a temporary directory, removed at the end
   std::string conveyord = CONVEYORD_PATH;
   std::string worker = CONVEYOR_WORKER_PATH;
@@ -548,14 +544,6 @@ int Run(const Options& options) {
   }
   for (const std::string& p : cluster.problems()) verdict.failures.push_back(p);
   for (const std::string& p : submitter.problems()) verdict.failures.push_back(p);
-  for (size_t i = 0; i < verdict.regranted.size(); ++i) {
-    const std::string& r = verdict.regranted[i];
-    if (opts.tolerate_regrant) {
-      if (i < 10) std::printf("  tolerated: %s\n", r.c_str());
-    } else {
-      verdict.failures.push_back(r + " (a lease grant sent before it was durable)");
-    }
-  }
 
   std::printf(
       "chaos: %.1fs\n"
@@ -564,8 +552,8 @@ int Run(const Options& options) {
       "  succeeded            %lld\n"
       "  dead (poisoned)      %lld\n"
       "  recorded             %lld lines\n"
-      "  duplicate records    %lld over %lld jobs (%zu of one attempt granted twice, the rest\n"
-      "                       of an earlier attempt that lost its lease)\n"
+      "  duplicate records    %lld over %lld jobs (each of an earlier attempt that lost its\n"
+      "                       lease)\n"
       "  jobs retried         %lld (ran more than one attempt)\n"
       "  worker SIGKILLs      %lld\n"
       "  worker crashes       %lld (poisoned crash jobs)\n"
@@ -581,7 +569,7 @@ int Run(const Options& options) {
       static_cast<long long>(verdict.unacknowledged_jobs),
       static_cast<long long>(verdict.succeeded), static_cast<long long>(verdict.dead),
       static_cast<long long>(verdict.records), static_cast<long long>(verdict.duplicate_records),
-      static_cast<long long>(verdict.duplicated_jobs), verdict.regranted.size(),
+      static_cast<long long>(verdict.duplicated_jobs),
       static_cast<long long>(verdict.retried_jobs), static_cast<long long>(counts.worker_kills),
       static_cast<long long>(counts.worker_crashes),
       static_cast<long long>(counts.worker_drains),
@@ -636,9 +624,6 @@ int main(int argc, char** argv) {
   duration_flag("--settle-timeout", options.settle_timeout,
                 "after the chaos, how long the queue may take to empty");
   app.add_option("--seed", options.seed, "random seed (0: a random one, printed)");
-  app.add_flag("--tolerate-regrant", options.tolerate_regrant,
-               "count, don't fail on, one attempt recorded twice (a lease grant the killed "
-               "coordinator had sent before it was durable)");
   app.add_option("--dir", options.dir,
                  "work in this new directory and keep it (default: a removed temp dir)");
   app.add_option("--conveyord", options.conveyord, "conveyord binary")->capture_default_str();

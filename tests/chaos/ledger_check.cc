@@ -104,8 +104,9 @@ Verdict CheckLedger(const std::map<uint64_t, Expect>& acknowledged,
     for (const Record* r : recorded) {
       const int attempt = r->attempt;
       if (auto [it, fresh] = seen.emplace(attempt, r->pid); !fresh) {
-        v.regranted.push_back(absl::StrCat("job ", id, " attempt ", attempt, " recorded by pids ",
-                                           it->second, " and ", r->pid, ": granted twice"));
+        v.failures.push_back(absl::StrCat("job ", id, " attempt ", attempt, " recorded by pids ",
+                                          it->second, " and ", r->pid,
+                                          ": one attempt granted twice"));
         continue;
       }
       if (attempt == succeeded_attempt) {

@@ -40,11 +40,6 @@ struct Verdict {
   // an earlier attempt whose lease was lost (a kill mid-job).
   int64_t duplicated_jobs = 0;
   int64_t duplicate_records = 0;
-  // The same attempt recorded twice (by one worker process or two): the
-  // coordinator granted it again after a restart because the first grant
-  // was not yet durable when it was killed. Listed (job ids), not failures:
-  // the caller decides.
-  std::vector<std::string> regranted;
   // Jobs that ran more than one attempt.
   int64_t retried_jobs = 0;
   // Jobs in the queue whose submit was never acknowledged (allowed).
@@ -56,7 +51,8 @@ struct Verdict {
 // expected (SUCCEEDED; or DEAD with a dead_reason and an error); no job at
 // all is SCHEDULED, QUEUED or RUNNING; every success has a record of its
 // succeeding attempt; and each other record is of a distinct earlier attempt
-// that lost its lease, or else (see `regranted`) of the same attempt. `jobs` must carry their history.
+// that lost its lease (one attempt recorded twice is a failure: the
+// coordinator granted it twice). `jobs` must carry their history.
 Verdict CheckLedger(const std::map<uint64_t, Expect>& acknowledged,
                     const std::vector<v1::Job>& jobs, const Records& records);
 

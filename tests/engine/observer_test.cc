@@ -100,6 +100,8 @@ TEST_F(EngineTest, ObserverSeesTheJobAsGetJobDoes) {
   EXPECT_EQ(e.id, id);
   EXPECT_EQ(e.job->state, JobState::kRunning);
   EXPECT_EQ(e.job->last_token, w.channel->assignments.at(0).token);
+  // The assignment names that change: the channel waits for it to be durable.
+  EXPECT_EQ(w.channel->assignments.at(0).seq, e.seq);
   ASSERT_EQ(e.job->history.size(), 1u);
   EXPECT_EQ(e.job->history[0].outcome, AttemptOutcome::kRunning);
   EXPECT_EQ(observer_.CountFor(RK::kCreated, id), 1);

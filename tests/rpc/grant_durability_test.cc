@@ -1,0 +1,150 @@
+// A lease grant reaches the worker only once the store made it durable: the
+// WorkerService over real gRPC on 127.0.0.1:0, with a real SqliteStore whose
+// writer thread the test stalls, as a slow disk would.
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "server/engine/clock.h"
+#include "server/engine/engine.h"
+#include "server/rpc/call_limits.h"
+#include "server/rpc/worker_service.h"
+#include "server/store/sqlite_store.h"
+#include "tests/testing/test_worker.h"
+#include "tests/testing/process_harness.h"
+
+namespace conveyor::testing {
+namespace {
+
+class GrantDurabilityTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = SqliteStore::Open(dir_.path() + "/conveyor.db");
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    auto recovered = store_->Recover();
+    ASSERT_TRUE(recovered.ok()) << recovered.status();
+    engine_ = std::make_unique<Engine>(&clock_, &random_, store_.get(), EngineOptions{});
+    ASSERT_TRUE(engine_->Restore(*std::move(recovered)).ok());
+    service_ = std::make_unique<rpc::WorkerService>(engine_.get(), store_.get(), &clock_, &limits_,
+                                                    /*max_send_queue=*/10000);
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(port, 0);
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                                   grpc::InsecureChannelCredentials());
+  }
+
+  void TearDown() override {
+    if (!resume_.HasBeenNotified()) resume_.Notify();
+    if (server_ != nullptr) server_->Shutdown();
+    if (store_ != nullptr) store_->Close();
+  }
+
+  // Submits one job straight to the engine; returns its id and seq.
+  Mutation<JobId> Submit(const std::string& queue) {
+    JobSpec spec;
+    spec.queue = queue;
+    spec.type = "echo";
+    spec.payload = "x";
+    std::vector<JobSpec> specs = {spec};
+    auto r = engine_->Submit(std::move(specs));
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) return {};
+    return {r->value.at(0).id, r->seq};
+  }
+
+  // Stalls the store's writer thread right after it commits the next
+  // change, until resume_: nothing observed after that becomes durable.
+  void StallWriter() {
+    const uint64_t next = Submit("other").seq + 1;  // Not observed yet: it must wait.
+    store_->WhenDurable(next, [this](absl::Status) {
+      stalled_.Notify();
+      resume_.WaitForNotification();
+    });
+    Submit("other");  // Observes `next`; its commit runs the callback.
+    ASSERT_TRUE(stalled_.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  }
+
+  TempDir dir_;
+  RealClock clock_;
+  SeededRandom random_{1};
+  rpc::CallLimits limits_{rpc::CallLimitOptions{}};
+  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<rpc::WorkerService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  absl::Notification stalled_;
+  absl::Notification resume_;
+};
+
+// The messages in `m`, a CoordinatorBatch unpacked.
+std::vector<v1::CoordinatorMessage> Unpack(const v1::CoordinatorMessage& m) {
+  if (!m.has_batch()) return {m};
+  return {m.batch().messages().begin(), m.batch().messages().end()};
+}
+
+TEST_F(GrantDurabilityTest, AssignmentWaitsForItsGrantAndKeepsItsPlace) {
+  TestWorker worker(channel_);
+  ASSERT_NE(worker.Hello("w", "q", 10, /*max_batch=*/64), 0u);
+  StallWriter();
+
+  // Granted in memory while the writer is stalled, then cancelled, then a
+  // second job granted: none of it may reach the worker yet.
+  const JobId first = Submit("q").value;
+  auto job = engine_->GetJob(first);
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->state, JobState::kRunning);
+  ASSERT_TRUE(engine_->Cancel(first, "changed my mind").ok());
+  const JobId second = Submit("q").value;
+  // The engine told the session all three synchronously; without the gate
+  // they would be on the wire within milliseconds.
+  auto early = worker.Next(absl::Milliseconds(500));
+  EXPECT_FALSE(early.has_value()) << "sent before its grant was durable: " << early->DebugString();
+
+  // Once the writer commits, they go out in the order decided; the cancel
+  // rides in the assignment's write.
+  resume_.Notify();
+  auto m = worker.Next();
+  ASSERT_TRUE(m.has_value());
+  std::vector<v1::CoordinatorMessage> got = Unpack(*m);
+  EXPECT_TRUE(m->has_batch()) << m->DebugString();
+  while (got.size() < 3) {
+    auto more = worker.Next();
+    ASSERT_TRUE(more.has_value()) << "got " << got.size() << " of 3 messages";
+    for (auto& inner : Unpack(*more)) got.push_back(std::move(inner));
+  }
+  ASSERT_EQ(got.size(), 3u);
+  ASSERT_TRUE(got[0].has_assignment()) << got[0].DebugString();
+  EXPECT_EQ(got[0].assignment().job().id(), first.value);
+  EXPECT_EQ(got[0].assignment().attempt(), 1);
+  ASSERT_TRUE(got[1].has_cancel()) << got[1].DebugString();
+  EXPECT_EQ(got[1].cancel().job_id(), first.value);
+  EXPECT_EQ(got[1].cancel().fencing_token(), got[0].assignment().fencing_token());
+  ASSERT_TRUE(got[2].has_assignment()) << got[2].DebugString();
+  EXPECT_EQ(got[2].assignment().job().id(), second.value);
+}
+
+TEST_F(GrantDurabilityTest, MessagesWithoutAGrantGoAtOnce) {
+  TestWorker worker(channel_);
+  ASSERT_NE(worker.Hello("w", "q", 10), 0u);
+  StallWriter();
+  // A rejected result touches no store: its ack needs no commit.
+  ASSERT_TRUE(worker.Complete(12345, 1, "r"));
+  auto ack = worker.Next();
+  ASSERT_TRUE(ack.has_value());
+  ASSERT_TRUE(ack->has_ack()) << ack->DebugString();
+  EXPECT_FALSE(ack->ack().accepted());
+}
+
+}  // namespace
+}  // namespace conveyor::testing
