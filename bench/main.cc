@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "bench/process.h"
 #include "bench/report.h"
@@ -52,6 +53,9 @@ std::string ConfigJson(const BenchConfig& c, const std::vector<std::string>& sce
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Lock-order checking (on in Debian's Abseil) would tax the load
+  // generator's every lock; it is not what the bench measures.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   CLI::App app{
       "conveyor-bench: Conveyor throughput, latency, scale and capacity on this machine.\n"
       "Scenarios: throughput latency scale capacity all (default all)."};

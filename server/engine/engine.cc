@@ -622,96 +622,129 @@ absl::Status Engine::Heartbeat(WorkerId worker) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Mutation<JobTransition>> Engine::Complete(WorkerId worker, JobId id, FencingToken token,
-                                               std::string result) {
-  if (result.size() > options_.max_payload_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat("result is ", result.size(),
-                                                   " bytes; the limit is ",
-                                                   options_.max_payload_bytes));
-  }
-  Mutation<JobTransition> out;
-  {
-    OpLock lock(this);
-    auto job_or = CheckLease(worker, id, token);
-    if (!job_or.ok()) return job_or.status();
-    JobRecord& job = **job_or;
-    const absl::Time now = clock_->Now();
-    EndLease(job, AttemptOutcome::kSucceeded, "", now);
-    job.rare().result = std::move(result);
-    Finish(job, JobState::kSucceeded, now);
-    out.value = JobTransition{job.state, job.attempts};
-    DispatchWorker(worker, now);
-    DispatchQueue(job.queue, now);
-    out.seq = seq_;
-  }
-  RunEffects();
-  return out;
+namespace {
+
+// The single-report form of Engine::Report's answer.
+absl::StatusOr<Mutation<JobTransition>> OnlyAnswer(Engine::ReportAnswers out) {
+  absl::StatusOr<JobTransition>& answer = out.answers.at(0);
+  if (!answer.ok()) return answer.status();
+  return Mutation<JobTransition>{*answer, out.seq};
+}
+
+WorkerReport MakeReport(WorkerReport::Kind kind, JobId job, FencingToken token) {
+  WorkerReport r;
+  r.kind = kind;
+  r.job = job;
+  r.token = token;
+  return r;
+}
+
+}  // namespace
+
+absl::StatusOr<Mutation<JobTransition>> Engine::Complete(WorkerId worker, JobId id,
+                                                         FencingToken token, std::string result) {
+  std::vector<WorkerReport> reports(1, MakeReport(WorkerReport::Kind::kComplete, id, token));
+  reports[0].text = std::move(result);
+  return OnlyAnswer(Report(worker, std::move(reports)));
 }
 
 absl::StatusOr<Mutation<JobTransition>> Engine::Fail(WorkerId worker, JobId id, FencingToken token,
-                                           std::string error, bool permanent) {
-  Mutation<JobTransition> out;
-  {
-    OpLock lock(this);
-    auto job_or = CheckLease(worker, id, token);
-    if (!job_or.ok()) return job_or.status();
-    JobRecord& job = **job_or;
-    const absl::Time now = clock_->Now();
-    error = Truncated(std::move(error), kMaxErrorBytes);
-    if (error.empty()) error = "failed (no error text)";
-    EndLease(job, AttemptOutcome::kFailed, error, now);
-    job.rare().error = error;
-    RetryOrBury(job, permanent, DeadReason::kAttemptsExhausted, /*backoff=*/true, now);
-    out.value = JobTransition{job.state, job.attempts};
-    DispatchWorker(worker, now);
-    DispatchQueue(job.queue, now);
-    out.seq = seq_;
-  }
-  RunEffects();
-  return out;
+                                                     std::string error, bool permanent) {
+  std::vector<WorkerReport> reports(1, MakeReport(WorkerReport::Kind::kFail, id, token));
+  reports[0].text = std::move(error);
+  reports[0].permanent = permanent;
+  return OnlyAnswer(Report(worker, std::move(reports)));
 }
 
-absl::StatusOr<Mutation<JobTransition>> Engine::Release(WorkerId worker, JobId id, FencingToken token) {
-  Mutation<JobTransition> out;
-  {
-    OpLock lock(this);
-    auto job_or = CheckLease(worker, id, token);
-    if (!job_or.ok()) return job_or.status();
-    JobRecord& job = **job_or;
-    const absl::Time now = clock_->Now();
-    EndLease(job, AttemptOutcome::kReleased, "", now);
-    --job.attempts;
-    MakeReady(job);  // Keeps its run_at: back at its old place in line.
-    Changed(job);
-    out.value = JobTransition{job.state, job.attempts};
-    DispatchQueue(job.queue, now);  // Not to this worker first: it gave it back.
-    DispatchWorker(worker, now);
-    out.seq = seq_;
-  }
-  RunEffects();
-  return out;
+absl::StatusOr<Mutation<JobTransition>> Engine::Release(WorkerId worker, JobId id,
+                                                        FencingToken token) {
+  std::vector<WorkerReport> reports(1, MakeReport(WorkerReport::Kind::kRelease, id, token));
+  return OnlyAnswer(Report(worker, std::move(reports)));
 }
 
 absl::StatusOr<Mutation<JobTransition>> Engine::ReportProgress(WorkerId worker, JobId id,
-                                                     FencingToken token, Progress progress) {
-  if (progress.percent < -1 || progress.percent > 100) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("progress.percent must be -1 to 100 (got ", progress.percent, ")"));
-  }
-  Mutation<JobTransition> out;
+                                                               FencingToken token,
+                                                               Progress progress) {
+  std::vector<WorkerReport> reports(1, MakeReport(WorkerReport::Kind::kProgress, id, token));
+  reports[0].text = std::move(progress.message);
+  reports[0].percent = progress.percent;
+  return OnlyAnswer(Report(worker, std::move(reports)));
+}
+
+Engine::ReportAnswers Engine::Report(WorkerId worker, std::vector<WorkerReport> reports) {
+  ReportAnswers out;
+  out.answers.reserve(reports.size());
   {
     OpLock lock(this);
-    auto job_or = CheckLease(worker, id, token);
-    if (!job_or.ok()) return job_or.status();
-    JobRecord& job = **job_or;
-    progress.message = Truncated(std::move(progress.message), kMaxErrorBytes);
-    job.rare().progress = std::move(progress);
-    Changed(job);
-    out.value = JobTransition{job.state, job.attempts};
+    const absl::Time now = clock_->Now();
+    for (WorkerReport& report : reports) {
+      out.answers.push_back(ApplyReport(worker, report, now));
+      const absl::Status& s = out.answers.back().status();
+      if (absl::IsPermissionDenied(s) || absl::IsInvalidArgument(s)) break;
+    }
     out.seq = seq_;
   }
   RunEffects();
   return out;
+}
+
+absl::StatusOr<JobTransition> Engine::ApplyReport(WorkerId worker, WorkerReport& report,
+                                                  absl::Time now) {
+  using Kind = WorkerReport::Kind;
+  if (report.kind == Kind::kComplete && report.text.size() > options_.max_payload_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("result is ", report.text.size(),
+                                                   " bytes; the limit is ",
+                                                   options_.max_payload_bytes));
+  }
+  if (report.kind == Kind::kProgress && (report.percent < -1 || report.percent > 100)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("progress.percent must be -1 to 100 (got ", report.percent, ")"));
+  }
+  auto job_or = CheckLease(worker, report.job, report.token);
+  if (!job_or.ok()) return job_or.status();
+  JobRecord& job = **job_or;
+  switch (report.kind) {
+    case Kind::kComplete:
+      EndLease(job, AttemptOutcome::kSucceeded, "", now);
+      job.rare().result = std::move(report.text);
+      Finish(job, JobState::kSucceeded, now);
+      break;
+    case Kind::kFail: {
+      std::string error = Truncated(std::move(report.text), kMaxErrorBytes);
+      if (error.empty()) error = "failed (no error text)";
+      EndLease(job, AttemptOutcome::kFailed, error, now);
+      job.rare().error = std::move(error);
+      RetryOrBury(job, report.permanent, DeadReason::kAttemptsExhausted, /*backoff=*/true, now);
+      break;
+    }
+    case Kind::kRelease:
+      EndLease(job, AttemptOutcome::kReleased, "", now);
+      --job.attempts;
+      MakeReady(job);  // Keeps its run_at: back at its old place in line.
+      Changed(job);
+      break;
+    case Kind::kProgress:
+      job.rare().progress.percent = report.percent;
+      job.rare().progress.message = Truncated(std::move(report.text), kMaxErrorBytes);
+      Changed(job);
+      break;
+  }
+  // The job's state after the answer, before the dispatch it lets happen.
+  const JobTransition transition{job.state, job.attempts};
+  switch (report.kind) {
+    case Kind::kComplete:
+    case Kind::kFail:
+      DispatchWorker(worker, now);
+      DispatchQueue(job.queue, now);
+      break;
+    case Kind::kRelease:
+      DispatchQueue(job.queue, now);  // Not to this worker first: it gave it back.
+      DispatchWorker(worker, now);
+      break;
+    case Kind::kProgress:
+      break;
+  }
+  return transition;
 }
 
 // ---------------------------------------------------------------------------

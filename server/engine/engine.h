@@ -70,6 +70,18 @@ struct JobTransition {
   int32_t attempts = 0;
 };
 
+// A worker's answer about a leased job, for Engine::Report.
+struct WorkerReport {
+  enum class Kind { kComplete, kFail, kRelease, kProgress };
+  Kind kind = Kind::kComplete;
+  JobId job;
+  FencingToken token;
+  // Complete: the result. Fail: the error. Progress: the message.
+  std::string text;
+  bool permanent = false;  // Fail: dead at once, no retry.
+  int32_t percent = -1;    // Progress: -1 (unknown) to 100.
+};
+
 struct SubmitResult {
   JobId id;
   bool duplicate = false;
@@ -217,7 +229,8 @@ class Engine {
   // lease was lost (expired, cancelled, granted again; the result is dropped
   // and nothing changes), PERMISSION_DENIED when `token` is the current
   // lease of another worker, NOT_FOUND for unknown jobs, INVALID_ARGUMENT
-  // for a result over the payload limit.
+  // for a result over the payload limit or a percent outside -1..100.
+  // Each is Report() with one report.
   absl::StatusOr<Mutation<JobTransition>> Complete(WorkerId worker, JobId job, FencingToken token,
                                          std::string result) ABSL_LOCKS_EXCLUDED(mu_);
   // Retried after backoff, or dead when `permanent` or out of attempts.
@@ -229,6 +242,20 @@ class Engine {
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<Mutation<JobTransition>> ReportProgress(WorkerId worker, JobId job, FencingToken token,
                                                Progress progress) ABSL_LOCKS_EXCLUDED(mu_);
+  // Applies `reports` in order, as one operation: one lock, one observer
+  // bracket (the store makes them durable all or none), one seq to wait for
+  // (`seq`, covering every change of the operation). answers[i] is what the
+  // single call for reports[i] returns; a report answered ABORTED or
+  // NOT_FOUND changed nothing and leaves the others as they are. The first
+  // report answered PERMISSION_DENIED or INVALID_ARGUMENT (a broken worker)
+  // ends the run: it is the last answer, and the reports after it are not
+  // applied (answers is then shorter than reports).
+  struct ReportAnswers {
+    std::vector<absl::StatusOr<JobTransition>> answers;
+    uint64_t seq = 0;
+  };
+  ReportAnswers Report(WorkerId worker, std::vector<WorkerReport> reports)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // --- Time ---
 
@@ -339,6 +366,9 @@ class Engine {
   void CancelLocked(JobRecord& job, std::string reason, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DeleteJob(JobId id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // One report of Report(), at `now`.
+  absl::StatusOr<JobTransition> ApplyReport(WorkerId worker, WorkerReport& report, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The job if `token` is its current lease and `worker` holds it.
   absl::StatusOr<JobRecord*> CheckLease(WorkerId worker, JobId id, FencingToken token)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "server/rpc/durable_reply.h"
@@ -151,12 +152,19 @@ absl::Status WorkerSession::Handle(const v1::WorkerMessage& message) {
     worker = worker_;
   }
   if (message.kind_case() == v1::WorkerMessage::kHello) return HandleHello(message.hello());
-  if (message.kind_case() != v1::WorkerMessage::kBatch) return HandleAfterHello(worker, message);
+  if (message.kind_case() != v1::WorkerMessage::kBatch) {
+    std::vector<WorkerReport> reports;
+    if (AddReport(message, reports)) return HandleReports(worker, std::move(reports));
+    return HandleAfterHello(worker, message);
+  }
   const auto& messages = message.batch().messages();
   if (messages.empty() || messages.size() > kMaxBatch) {
     return absl::InvalidArgumentError(absl::StrCat("WorkerBatch holds ", messages.size(),
                                                    " messages; send 1 to ", kMaxBatch));
   }
+  // Runs of results go to the engine as one Report each; other messages
+  // (heartbeats, concurrency) one by one, in their place.
+  std::vector<WorkerReport> reports;
   for (int i = 0; i < messages.size(); ++i) {
     const auto kind = messages[i].kind_case();
     if (kind == v1::WorkerMessage::kHello || kind == v1::WorkerMessage::kBatch) {
@@ -165,10 +173,60 @@ absl::Status WorkerSession::Handle(const v1::WorkerMessage& message) {
                        kind == v1::WorkerMessage::kHello ? "Hello" : "WorkerBatch",
                        ": a batch holds only the messages that follow Hello, unnested"));
     }
+    if (AddReport(messages[i], reports)) continue;
+    if (!reports.empty()) {
+      absl::Status s = HandleReports(worker, std::exchange(reports, {}));
+      if (!s.ok()) return s;
+    }
     absl::Status s = HandleAfterHello(worker, messages[i]);
     if (!s.ok()) return s;
   }
-  return absl::OkStatus();
+  if (reports.empty()) return absl::OkStatus();
+  return HandleReports(worker, std::move(reports));
+}
+
+bool WorkerSession::AddReport(const v1::WorkerMessage& message,
+                              std::vector<WorkerReport>& reports) {
+  WorkerReport r;
+  switch (message.kind_case()) {
+    case v1::WorkerMessage::kComplete: {
+      const auto& c = message.complete();
+      r.kind = WorkerReport::Kind::kComplete;
+      r.job = JobId{c.job_id()};
+      r.token = FencingToken{c.fencing_token()};
+      r.text = c.result();
+      break;
+    }
+    case v1::WorkerMessage::kFail: {
+      const auto& f = message.fail();
+      r.kind = WorkerReport::Kind::kFail;
+      r.job = JobId{f.job_id()};
+      r.token = FencingToken{f.fencing_token()};
+      r.text = f.error();
+      r.permanent = f.permanent();
+      break;
+    }
+    case v1::WorkerMessage::kRelease: {
+      const auto& rel = message.release();
+      r.kind = WorkerReport::Kind::kRelease;
+      r.job = JobId{rel.job_id()};
+      r.token = FencingToken{rel.fencing_token()};
+      break;
+    }
+    case v1::WorkerMessage::kProgress: {
+      const auto& p = message.progress();
+      r.kind = WorkerReport::Kind::kProgress;
+      r.job = JobId{p.job_id()};
+      r.token = FencingToken{p.fencing_token()};
+      r.percent = p.progress().percent();
+      r.text = p.progress().message();
+      break;
+    }
+    default:
+      return false;
+  }
+  reports.push_back(std::move(r));
+  return true;
 }
 
 absl::Status WorkerSession::HandleAfterHello(WorkerId worker,
@@ -178,41 +236,17 @@ absl::Status WorkerSession::HandleAfterHello(WorkerId worker,
       return engine_->SetConcurrency(worker, message.set_concurrency().concurrency());
     case v1::WorkerMessage::kHeartbeat:
       return engine_->Heartbeat(worker);
-    case v1::WorkerMessage::kProgress: {
-      const auto& p = message.progress();
-      Progress progress{p.progress().percent(), p.progress().message()};
-      auto r = engine_->ReportProgress(worker, JobId{p.job_id()}, FencingToken{p.fencing_token()},
-                                       std::move(progress));
-      // A stale token only means the job moved on: nothing to tell.
-      if (!r.ok() && (absl::IsAborted(r.status()) || absl::IsNotFound(r.status()))) {
-        return absl::OkStatus();
-      }
-      return r.status();
-    }
-    case v1::WorkerMessage::kComplete: {
-      const auto& c = message.complete();
-      return Answer(c.job_id(), c.fencing_token(),
-                    engine_->Complete(worker, JobId{c.job_id()}, FencingToken{c.fencing_token()},
-                                      c.result()));
-    }
-    case v1::WorkerMessage::kFail: {
-      const auto& f = message.fail();
-      return Answer(f.job_id(), f.fencing_token(),
-                    engine_->Fail(worker, JobId{f.job_id()}, FencingToken{f.fencing_token()},
-                                  f.error(), f.permanent()));
-    }
-    case v1::WorkerMessage::kRelease: {
-      const auto& r = message.release();
-      return Answer(r.job_id(), r.fencing_token(),
-                    engine_->Release(worker, JobId{r.job_id()}, FencingToken{r.fencing_token()}));
-    }
+    case v1::WorkerMessage::kProgress:
+    case v1::WorkerMessage::kComplete:
+    case v1::WorkerMessage::kFail:
+    case v1::WorkerMessage::kRelease:
     case v1::WorkerMessage::kHello:
     case v1::WorkerMessage::kBatch:
       break;  // Handle() takes these.
     case v1::WorkerMessage::KIND_NOT_SET:
       return absl::InvalidArgumentError("empty WorkerMessage: set one of its fields");
   }
-  return absl::InternalError("HandleAfterHello got a Hello or a WorkerBatch");
+  return absl::InternalError("HandleAfterHello got a result, a Hello or a WorkerBatch");
 }
 
 absl::Status WorkerSession::HandleHello(const v1::Hello& hello) {
@@ -253,24 +287,52 @@ absl::Status WorkerSession::HandleHello(const v1::Hello& hello) {
   return absl::OkStatus();
 }
 
-absl::Status WorkerSession::Answer(uint64_t job_id, uint64_t token,
-                                   const absl::StatusOr<Mutation<JobTransition>>& outcome) {
-  if (outcome.ok()) {
-    SPDLOG_DEBUG("job reported id={} token={} state={} attempts={}", job_id, token,
-                 JobStateName(outcome->value.state), outcome->value.attempts);
-    store_->WhenDurable(outcome->seq, [self = shared_from_this(), job_id, token](absl::Status s) {
-      self->Send(MakeAck(job_id, token, s.ok(), s.ok() ? "" : StoreFailed(s).ToString()));
+absl::Status WorkerSession::HandleReports(WorkerId worker, std::vector<WorkerReport> reports) {
+  // What each report was, for its answer (the engine takes the reports).
+  struct Reported {
+    uint64_t job_id, token;
+    bool progress;
+  };
+  std::vector<Reported> reported;
+  reported.reserve(reports.size());
+  for (const WorkerReport& r : reports) {
+    reported.push_back({r.job.value, r.token.value, r.kind == WorkerReport::Kind::kProgress});
+  }
+  Engine::ReportAnswers out = engine_->Report(worker, std::move(reports));
+  // Results the engine took are acknowledged once durable, all with one
+  // wait; results whose lease was lost at once. Progress gets no answer: a
+  // stale token only means the job moved on.
+  std::vector<std::pair<uint64_t, uint64_t>> accepted;
+  absl::Status broken;
+  for (size_t i = 0; i < out.answers.size(); ++i) {
+    const Reported& r = reported[i];
+    const absl::StatusOr<JobTransition>& answer = out.answers[i];
+    if (answer.ok()) {
+      SPDLOG_DEBUG("job reported id={} token={} state={} attempts={}", r.job_id, r.token,
+                   JobStateName(answer->state), answer->attempts);
+      if (!r.progress) accepted.emplace_back(r.job_id, r.token);
+      continue;
+    }
+    const absl::Status& s = answer.status();
+    if (absl::IsAborted(s) || absl::IsNotFound(s)) {
+      if (r.progress) continue;
+      SPDLOG_DEBUG("job report rejected id={} token={} reason=\"{}\"", r.job_id, r.token,
+                   std::string(s.message()));
+      Send(MakeAck(r.job_id, r.token, false, std::string(s.message())));
+      continue;
+    }
+    broken = s;  // PERMISSION_DENIED, INVALID_ARGUMENT: the worker is broken.
+  }
+  if (!accepted.empty()) {
+    store_->WhenDurable(out.seq, [self = shared_from_this(),
+                                  accepted = std::move(accepted)](absl::Status s) {
+      const std::string reason = s.ok() ? "" : StoreFailed(s).ToString();
+      for (const auto& [job_id, token] : accepted) {
+        self->Send(MakeAck(job_id, token, s.ok(), reason));
+      }
     });
-    return absl::OkStatus();
   }
-  const absl::Status& s = outcome.status();
-  if (absl::IsAborted(s) || absl::IsNotFound(s)) {
-    SPDLOG_DEBUG("job report rejected id={} token={} reason=\"{}\"", job_id, token,
-                 std::string(s.message()));
-    Send(MakeAck(job_id, token, false, std::string(s.message())));
-    return absl::OkStatus();
-  }
-  return s;  // PERMISSION_DENIED, INVALID_ARGUMENT: the worker is broken.
+  return broken;
 }
 
 void WorkerSession::Send(v1::CoordinatorMessage message, uint64_t seq) {

@@ -78,13 +78,17 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
  private:
   // Handles one message; a non-OK status ends the stream with it.
   absl::Status Handle(const v1::WorkerMessage& message);
-  // Handles one message other than Hello after Hello (a batch's in order).
+  // Handles a SetConcurrency or Heartbeat (the messages other than Hello
+  // that are not results).
   absl::Status HandleAfterHello(WorkerId worker, const v1::WorkerMessage& message);
   absl::Status HandleHello(const v1::Hello& hello);
-  // Answers a Complete/Fail/Release: once durable if the engine took it,
-  // at once if the lease was lost; protocol errors come back as the status.
-  absl::Status Answer(uint64_t job_id, uint64_t token,
-                      const absl::StatusOr<Mutation<JobTransition>>& outcome);
+  // Appends `message` to `reports` if it is a result (Complete, Fail,
+  // Release, Progress); false otherwise.
+  static bool AddReport(const v1::WorkerMessage& message, std::vector<WorkerReport>& reports);
+  // Hands the results to the engine in one call and answers each
+  // Complete/Fail/Release: once durable if the engine took it, at once if
+  // the lease was lost; protocol errors come back as the status.
+  absl::Status HandleReports(WorkerId worker, std::vector<WorkerReport> reports);
   // Queues a message behind every one sent before it; it goes out once the
   // store's change `seq` is durable (0: nothing to wait for). Starts a write
   // if none is in flight.

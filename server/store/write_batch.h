@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "absl/container/btree_map.h"
@@ -39,9 +40,9 @@ class WriteBatch {
   // The greatest id created in this batch; 0 when none.
   JobId max_job_id() const { return max_job_id_; }
   // Jobs created in this batch, at their last version, by id.
-  const absl::btree_map<uint64_t, Job>& inserts() const { return inserts_; }
+  const std::map<uint64_t, Job>& inserts() const { return inserts_; }
   // The last lifecycle of jobs created before this batch, by id.
-  const absl::btree_map<uint64_t, JobLifecycle>& updates() const { return updates_; }
+  const std::map<uint64_t, JobLifecycle>& updates() const { return updates_; }
   // Jobs created before this batch and deleted in it.
   const absl::btree_set<uint64_t>& deletes() const { return deletes_; }
   // The last settings of each queue changed, by name.
@@ -53,8 +54,11 @@ class WriteBatch {
   size_t changes_ = 0;
   uint64_t last_seq_ = 0;
   JobId max_job_id_;
-  absl::btree_map<uint64_t, Job> inserts_;
-  absl::btree_map<uint64_t, JobLifecycle> updates_;
+  // Node maps, not B-trees: these values are hundreds of bytes, which a
+  // B-tree would move on every insert and allocate in nodes too large for
+  // malloc's fast paths.
+  std::map<uint64_t, Job> inserts_;
+  std::map<uint64_t, JobLifecycle> updates_;
   absl::btree_set<uint64_t> deletes_;
   absl::btree_map<std::string, QueueSettings> queues_;
 };

@@ -168,6 +168,9 @@ class RecordingObserver : public JobObserver {
     std::optional<Job> job;
     std::string queue;
     std::optional<QueueSettings> settings;
+    // The bracket (OnOperationBegin/End) it came in: 1 for the first; 0
+    // outside any.
+    int operation = 0;
   };
 
   void OnJobCreated(uint64_t seq, const Job& job) override {
@@ -175,6 +178,7 @@ class RecordingObserver : public JobObserver {
     if (jobs_.count(job.id) != 0) ADD_FAILURE() << "job " << job.id << " created twice";
     jobs_[job.id] = job;
     events_.push_back({Kind::kCreated, seq, job.id, job, "", std::nullopt});
+    Stamp();
   }
   void OnJobUpdated(uint64_t seq, const Job& job) override {
     CheckSeq(seq);
@@ -187,21 +191,36 @@ class RecordingObserver : public JobObserver {
     it->second = job;
     it->second.payload = payload;  // Payload is the one given at creation.
     events_.push_back({Kind::kUpdated, seq, job.id, job, "", std::nullopt});
+    Stamp();
   }
   void OnJobDeleted(uint64_t seq, JobId id) override {
     CheckSeq(seq);
     if (jobs_.erase(id) == 0) ADD_FAILURE() << "job " << id << " deleted but not present";
     deleted_.push_back(id);
     events_.push_back({Kind::kDeleted, seq, id, std::nullopt, "", std::nullopt});
+    Stamp();
   }
   void OnQueueSettingsChanged(uint64_t seq, const std::string& queue,
                               const QueueSettings& settings) override {
     CheckSeq(seq);
     queues_[queue] = settings;
     events_.push_back({Kind::kQueueSettings, seq, JobId{}, std::nullopt, queue, settings});
+    Stamp();
+  }
+
+  void OnOperationBegin() override {
+    if (in_operation_) ADD_FAILURE() << "OnOperationBegin inside an operation";
+    in_operation_ = true;
+    ++operations_;
+  }
+  void OnOperationEnd() override {
+    if (!in_operation_) ADD_FAILURE() << "OnOperationEnd outside an operation";
+    in_operation_ = false;
   }
 
   uint64_t last_seq() const { return last_seq_; }
+  // Brackets opened so far.
+  int operations() const { return operations_; }
   const std::vector<Event>& events() const { return events_; }
   const std::map<JobId, Job>& jobs() const { return jobs_; }
   const std::map<std::string, QueueSettings>& queues() const { return queues_; }
@@ -229,8 +248,12 @@ class RecordingObserver : public JobObserver {
     }
     last_seq_ = seq;
   }
+  // Every event is pushed right after CheckSeq: stamps it with its bracket.
+  void Stamp() { events_.back().operation = in_operation_ ? operations_ : 0; }
 
   uint64_t last_seq_ = 0;
+  bool in_operation_ = false;
+  int operations_ = 0;
   std::vector<Event> events_;
   std::map<JobId, Job> jobs_;
   std::map<std::string, QueueSettings> queues_;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <thread>
 
 #include "absl/time/clock.h"
@@ -494,6 +495,105 @@ TEST_F(CoordinatorTest, BatchingWorkerGetsWhatPiledUpInOneMessage) {
     EXPECT_EQ(Get(id).result(), "r" + std::to_string(id));
   }
   EXPECT_EQ(Get(r.assignments[9].job().id()).state(), v1::JOB_STATE_DEAD);
+}
+
+TEST_F(CoordinatorTest, WorkerBatchAnswersEachResultByItsOwnLease) {
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 4; ++i) ids.push_back(Submit("q", "p" + std::to_string(i)));
+  TestWorker worker(channel_);
+  ASSERT_NE(worker.Hello("mixed", "q", 4, /*max_batch=*/64), 0u);
+  Received r = ReadAssignments(worker, 4);
+  ASSERT_EQ(r.assignments.size(), 4u);
+  const v1::Assignment& a0 = r.assignments[0];
+  const v1::Assignment& a1 = r.assignments[1];
+  const v1::Assignment& a2 = r.assignments[2];
+  const v1::Assignment& a3 = r.assignments[3];
+
+  auto complete = [](v1::WorkerMessage* m, uint64_t job, uint64_t token, std::string result) {
+    m->mutable_complete()->set_job_id(job);
+    m->mutable_complete()->set_fencing_token(token);
+    m->mutable_complete()->set_result(std::move(result));
+  };
+  const int32_t a3_percent = Get(a3.job().id()).progress().percent();
+  v1::WorkerMessage batch;
+  auto* messages = batch.mutable_batch();
+  complete(messages->add_messages(), a0.job().id(), a0.fencing_token(), "r0");
+  // A token that was never granted: rejected, the others go on.
+  complete(messages->add_messages(), a1.job().id(), a1.fencing_token() + 7, "stale");
+  messages->add_messages()->mutable_heartbeat();
+  complete(messages->add_messages(), 987654, 1, "unknown job");
+  v1::WorkerMessage* progress = messages->add_messages();
+  progress->mutable_progress()->set_job_id(a3.job().id());
+  progress->mutable_progress()->set_fencing_token(a3.fencing_token() + 1);  // Stale: no answer.
+  progress->mutable_progress()->mutable_progress()->set_percent(10);
+  v1::WorkerMessage* release = messages->add_messages();
+  release->mutable_release()->set_job_id(a2.job().id());
+  release->mutable_release()->set_fencing_token(a2.fencing_token());
+  complete(messages->add_messages(), a1.job().id(), a1.fencing_token(), "r1");
+  ASSERT_TRUE(worker.Send(batch));
+
+  // Five answers: progress gets none. The released job comes back to this
+  // worker (it has room), as an assignment.
+  std::map<std::pair<uint64_t, uint64_t>, v1::ResultAck> acks;
+  for (const v1::ResultAck& ack : ReadAcks(worker, 5)) {
+    acks[{ack.job_id(), ack.fencing_token()}] = ack;
+  }
+  ASSERT_EQ(acks.size(), 5u);
+  auto ack_of = [&](uint64_t job, uint64_t token) {
+    auto it = acks.find({job, token});
+    return it == acks.end() ? v1::ResultAck() : it->second;
+  };
+  EXPECT_TRUE(ack_of(a0.job().id(), a0.fencing_token()).accepted());
+  EXPECT_TRUE(ack_of(a1.job().id(), a1.fencing_token()).accepted());
+  EXPECT_TRUE(ack_of(a2.job().id(), a2.fencing_token()).accepted());
+  const v1::ResultAck stale = ack_of(a1.job().id(), a1.fencing_token() + 7);
+  EXPECT_EQ(stale.job_id(), a1.job().id());
+  EXPECT_FALSE(stale.accepted());
+  EXPECT_NE(stale.reason().find("no longer current"), std::string::npos) << stale.reason();
+  const v1::ResultAck unknown = ack_of(987654, 1);
+  EXPECT_EQ(unknown.job_id(), 987654u);
+  EXPECT_FALSE(unknown.accepted());
+  EXPECT_NE(unknown.reason().find("987654"), std::string::npos) << unknown.reason();
+
+  EXPECT_EQ(Get(a0.job().id()).result(), "r0");
+  EXPECT_EQ(Get(a1.job().id()).result(), "r1");
+  EXPECT_EQ(Get(a3.job().id()).state(), v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(Get(a3.job().id()).progress().percent(), a3_percent)
+      << "a stale progress changed nothing";
+  EXPECT_EQ(Get(a2.job().id()).attempts(), 1) << "released, then assigned again";
+}
+
+TEST_F(CoordinatorTest, WorkerBatchWithAnotherWorkersLeaseEndsTheStreamAfterWhatCameBefore) {
+  TestWorker other(channel_);
+  ASSERT_NE(other.Hello("other", "q", 1), 0u);
+  const uint64_t theirs_id = Submit("q", "theirs");
+  auto theirs = other.NextOf(CoordinatorMessage::kAssignment);
+  ASSERT_TRUE(theirs);
+  TestWorker worker(channel_);
+  ASSERT_NE(worker.Hello("thief", "q", 2, /*max_batch=*/64), 0u);
+  Submit("q", "a");
+  Submit("q", "b");
+  Received r = ReadAssignments(worker, 2);
+  ASSERT_EQ(r.assignments.size(), 2u);
+
+  v1::WorkerMessage batch;
+  auto add = [&](uint64_t job, uint64_t token) {
+    v1::WorkerMessage* m = batch.mutable_batch()->add_messages();
+    m->mutable_complete()->set_job_id(job);
+    m->mutable_complete()->set_fencing_token(token);
+  };
+  add(r.assignments[0].job().id(), r.assignments[0].fencing_token());
+  add(theirs_id, theirs->assignment().fencing_token());
+  add(r.assignments[1].job().id(), r.assignments[1].fencing_token());
+  ASSERT_TRUE(worker.Send(batch));
+  auto s = worker.WaitClosed();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  // The result before the bad one stands; the one after it was not applied
+  // (its lease went back to the queue with the stream).
+  EXPECT_EQ(Get(r.assignments[0].job().id()).state(), v1::JOB_STATE_SUCCEEDED);
+  EXPECT_NE(Get(r.assignments[1].job().id()).state(), v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(Get(theirs_id).state(), v1::JOB_STATE_RUNNING);
 }
 
 TEST_F(CoordinatorTest, BatchesRespectTheWorkersMaxBatch) {
