@@ -70,6 +70,30 @@ void* NotifiedFlag(const absl::Notification* n) {
          offsetof(NotificationLayout, notified_yet);
 }
 
+// A Condition that evaluates `cond` as a critical section of `mu` in TSan's
+// eyes (acquire before, release after). Abseil evaluates a LockWhen/Await
+// condition inside the library call with `mu` held, where this file cannot
+// annotate the lock (before blocking, and after waking up): without this the
+// condition's reads of guarded state look unordered with the other
+// threads' critical sections. In
+// another thread's Unlock, where Abseil also evaluates waiters' conditions,
+// TSan ignores memory accesses anyway (between pre_ and post_unlock).
+class CriticalCondition {
+ public:
+  CriticalCondition(const absl::Condition& cond, absl::Mutex* mu) : cond_(cond), mu_(mu) {}
+  absl::Condition condition() { return absl::Condition(&Eval, this); }
+
+ private:
+  static bool Eval(CriticalCondition* self) {
+    __tsan_acquire(self->mu_);
+    const bool result = self->cond_.Eval();
+    __tsan_release(self->mu_);
+    return result;
+  }
+  const absl::Condition& cond_;
+  absl::Mutex* mu_;
+};
+
 }  // namespace
 
 namespace absl {
@@ -124,21 +148,24 @@ bool Mutex::ReaderTryLock() {
 void Mutex::LockWhen(const Condition& cond) {
   static const auto real =
       Real<void (*)(Mutex*, const Condition&)>("5Mutex8LockWhenERKNS0_9ConditionE");
-  real(this, cond);
+  CriticalCondition critical(cond, this);
+  real(this, critical.condition());
   Locked(this);
 }
 
 void Mutex::ReaderLockWhen(const Condition& cond) {
   static const auto real =
       Real<void (*)(Mutex*, const Condition&)>("5Mutex14ReaderLockWhenERKNS0_9ConditionE");
-  real(this, cond);
+  CriticalCondition critical(cond, this);
+  real(this, critical.condition());
   Locked(this, __tsan_mutex_read_lock);
 }
 
 bool Mutex::LockWhenWithTimeout(const Condition& cond, Duration timeout) {
   static const auto real = Real<bool (*)(Mutex*, const Condition&, Duration)>(
       "5Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  const bool r = real(this, cond, timeout);
+  CriticalCondition critical(cond, this);
+  const bool r = real(this, critical.condition(), timeout);
   Locked(this);
   return r;
 }
@@ -146,7 +173,8 @@ bool Mutex::LockWhenWithTimeout(const Condition& cond, Duration timeout) {
 bool Mutex::LockWhenWithDeadline(const Condition& cond, Time deadline) {
   static const auto real = Real<bool (*)(Mutex*, const Condition&, Time)>(
       "5Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
-  const bool r = real(this, cond, deadline);
+  CriticalCondition critical(cond, this);
+  const bool r = real(this, critical.condition(), deadline);
   Locked(this);
   return r;
 }
@@ -154,7 +182,8 @@ bool Mutex::LockWhenWithDeadline(const Condition& cond, Time deadline) {
 bool Mutex::ReaderLockWhenWithTimeout(const Condition& cond, Duration timeout) {
   static const auto real = Real<bool (*)(Mutex*, const Condition&, Duration)>(
       "5Mutex25ReaderLockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  const bool r = real(this, cond, timeout);
+  CriticalCondition critical(cond, this);
+  const bool r = real(this, critical.condition(), timeout);
   Locked(this, __tsan_mutex_read_lock);
   return r;
 }
@@ -162,7 +191,8 @@ bool Mutex::ReaderLockWhenWithTimeout(const Condition& cond, Duration timeout) {
 bool Mutex::ReaderLockWhenWithDeadline(const Condition& cond, Time deadline) {
   static const auto real = Real<bool (*)(Mutex*, const Condition&, Time)>(
       "5Mutex26ReaderLockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
-  const bool r = real(this, cond, deadline);
+  CriticalCondition critical(cond, this);
+  const bool r = real(this, critical.condition(), deadline);
   Locked(this, __tsan_mutex_read_lock);
   return r;
 }
@@ -173,7 +203,8 @@ void Mutex::Await(const Condition& cond) {
   static const auto real =
       Real<void (*)(Mutex*, const Condition&)>("5Mutex5AwaitERKNS0_9ConditionE");
   Unlocked(this);
-  real(this, cond);
+  CriticalCondition critical(cond, this);
+  real(this, critical.condition());
   Locked(this);
 }
 
@@ -181,7 +212,8 @@ bool Mutex::AwaitWithTimeout(const Condition& cond, Duration timeout) {
   static const auto real = Real<bool (*)(Mutex*, const Condition&, Duration)>(
       "5Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE");
   Unlocked(this);
-  const bool r = real(this, cond, timeout);
+  CriticalCondition critical(cond, this);
+  const bool r = real(this, critical.condition(), timeout);
   Locked(this);
   return r;
 }
@@ -190,7 +222,8 @@ bool Mutex::AwaitWithDeadline(const Condition& cond, Time deadline) {
   static const auto real = Real<bool (*)(Mutex*, const Condition&, Time)>(
       "5Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE");
   Unlocked(this);
-  const bool r = real(this, cond, deadline);
+  CriticalCondition critical(cond, this);
+  const bool r = real(this, critical.condition(), deadline);
   Locked(this);
   return r;
 }
