@@ -28,10 +28,18 @@ EngineOptions FuzzEngineOptions() {
   return options;
 }
 
+rpc::CallLimitOptions FuzzCallLimitOptions() {
+  rpc::CallLimitOptions options;
+  options.max_streams_per_peer = 4;
+  options.max_pending_waits = 2;
+  return options;
+}
+
 InProcessCoordinator::InProcessCoordinator()
     : engine_(&clock_, &random_, &store_, FuzzEngineOptions()),
-      job_service_(&engine_, &store_, &clock_),
-      worker_service_(&engine_, &store_, &clock_),
+      call_limits_(FuzzCallLimitOptions()),
+      job_service_(&engine_, &store_, &clock_, &call_limits_),
+      worker_service_(&engine_, &store_, &clock_, &call_limits_, kFuzzMaxSendQueue),
       admin_service_(&engine_, &store_) {
   grpc::ServerBuilder builder;
   builder.RegisterService(&job_service_);

@@ -11,6 +11,7 @@
 #include "conveyor/v1/worker_service.grpc.pb.h"
 #include "server/engine/engine.h"
 #include "server/rpc/admin_service.h"
+#include "server/rpc/call_limits.h"
 #include "server/rpc/job_service.h"
 #include "server/rpc/worker_service.h"
 #include "server/store/memory_store.h"
@@ -50,6 +51,7 @@ class InProcessCoordinator {
   SeededRandom random_{42};
   MemoryStore store_;
   Engine engine_;
+  rpc::CallLimits call_limits_;
   rpc::JobService job_service_;
   rpc::WorkerService worker_service_;
   rpc::AdminService admin_service_;
@@ -62,6 +64,9 @@ class InProcessCoordinator {
 
 // Fuzzing limits: small enough to reach with a few operations.
 EngineOptions FuzzEngineOptions();
+rpc::CallLimitOptions FuzzCallLimitOptions();
+// Most messages queued for one worker stream.
+inline constexpr size_t kFuzzMaxSendQueue = 16;
 
 }  // namespace conveyor::fuzz
 

@@ -14,12 +14,15 @@
 #include <dlfcn.h>
 #include <sanitizer/tsan_interface.h>
 
+#include <atomic>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 
 namespace {
 
@@ -27,12 +30,13 @@ namespace {
 #define CONVEYOR_STR(x) CONVEYOR_STR2(x)
 
 // The address of Abseil's own definition of `absl::<inline namespace>::`
-// followed by `rest` (an Itanium-mangled name tail).
+// followed by `rest` (an Itanium-mangled name tail); `is_const` for a const
+// member function.
 template <typename Fn>
-Fn Real(const char* rest) {
+Fn Real(const char* rest, bool is_const = false) {
   const char* ns = CONVEYOR_STR(ABSL_OPTION_INLINE_NAMESPACE_NAME);
-  const std::string name =
-      std::string("_ZN4absl") + std::to_string(std::strlen(ns)) + ns + rest;
+  const std::string name = std::string(is_const ? "_ZNK4absl" : "_ZN4absl") +
+                           std::to_string(std::strlen(ns)) + ns + rest;
   void* f = dlsym(RTLD_NEXT, name.c_str());
   if (f == nullptr) {
     std::fprintf(stderr, "tsan_absl_mutex: %s not found\n", name.c_str());
@@ -50,6 +54,45 @@ void Unlocked(void* mu, unsigned flags = 0) {
   __tsan_mutex_pre_unlock(mu, flags);
   __tsan_mutex_post_unlock(mu, flags);
 }
+
+// absl::Notification's data members (notification.h), to reach the flag.
+struct NotificationLayout {
+  absl::Mutex mutex;
+  std::atomic<bool> notified_yet;
+};
+static_assert(sizeof(NotificationLayout) == sizeof(absl::Notification));
+
+// The address of `n`'s flag. HasBeenNotified() is inline: in our code its
+// acquire load of the flag is instrumented, and TSan pairs it with a release
+// annotated at the same address.
+void* NotifiedFlag(const absl::Notification* n) {
+  return const_cast<char*>(reinterpret_cast<const char*>(n)) +
+         offsetof(NotificationLayout, notified_yet);
+}
+
+// A Condition that evaluates `cond` as a critical section of `mu` in TSan's
+// eyes (acquire before, release after). Abseil evaluates a LockWhen/Await
+// condition inside the library call with `mu` held, where this file cannot
+// annotate the lock (before blocking, and after waking up): without this the
+// condition's reads of guarded state look unordered with the other
+// threads' critical sections. In
+// another thread's Unlock, where Abseil also evaluates waiters' conditions,
+// TSan ignores memory accesses anyway (between pre_ and post_unlock).
+class CriticalCondition {
+ public:
+  CriticalCondition(const absl::Condition& cond, absl::Mutex* mu) : cond_(cond), mu_(mu) {}
+  absl::Condition condition() { return absl::Condition(&Eval, this); }
+
+ private:
+  static bool Eval(CriticalCondition* self) {
+    __tsan_acquire(self->mu_);
+    const bool result = self->cond_.Eval();
+    __tsan_release(self->mu_);
+    return result;
+  }
+  const absl::Condition& cond_;
+  absl::Mutex* mu_;
+};
 
 }  // namespace
 
@@ -105,21 +148,24 @@ bool Mutex::ReaderTryLock() {
 void Mutex::LockWhen(const Condition& cond) {
   static const auto real =
       Real<void (*)(Mutex*, const Condition&)>("5Mutex8LockWhenERKNS0_9ConditionE");
-  real(this, cond);
+  CriticalCondition critical(cond, this);
+  real(this, critical.condition());
   Locked(this);
 }
 
 void Mutex::ReaderLockWhen(const Condition& cond) {
   static const auto real =
       Real<void (*)(Mutex*, const Condition&)>("5Mutex14ReaderLockWhenERKNS0_9ConditionE");
-  real(this, cond);
+  CriticalCondition critical(cond, this);
+  real(this, critical.condition());
   Locked(this, __tsan_mutex_read_lock);
 }
 
 bool Mutex::LockWhenWithTimeout(const Condition& cond, Duration timeout) {
   static const auto real = Real<bool (*)(Mutex*, const Condition&, Duration)>(
       "5Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  const bool r = real(this, cond, timeout);
+  CriticalCondition critical(cond, this);
+  const bool r = real(this, critical.condition(), timeout);
   Locked(this);
   return r;
 }
@@ -127,8 +173,27 @@ bool Mutex::LockWhenWithTimeout(const Condition& cond, Duration timeout) {
 bool Mutex::LockWhenWithDeadline(const Condition& cond, Time deadline) {
   static const auto real = Real<bool (*)(Mutex*, const Condition&, Time)>(
       "5Mutex20LockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
-  const bool r = real(this, cond, deadline);
+  CriticalCondition critical(cond, this);
+  const bool r = real(this, critical.condition(), deadline);
   Locked(this);
+  return r;
+}
+
+bool Mutex::ReaderLockWhenWithTimeout(const Condition& cond, Duration timeout) {
+  static const auto real = Real<bool (*)(Mutex*, const Condition&, Duration)>(
+      "5Mutex25ReaderLockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
+  CriticalCondition critical(cond, this);
+  const bool r = real(this, critical.condition(), timeout);
+  Locked(this, __tsan_mutex_read_lock);
+  return r;
+}
+
+bool Mutex::ReaderLockWhenWithDeadline(const Condition& cond, Time deadline) {
+  static const auto real = Real<bool (*)(Mutex*, const Condition&, Time)>(
+      "5Mutex26ReaderLockWhenWithDeadlineERKNS0_9ConditionENS0_4TimeE");
+  CriticalCondition critical(cond, this);
+  const bool r = real(this, critical.condition(), deadline);
+  Locked(this, __tsan_mutex_read_lock);
   return r;
 }
 
@@ -138,7 +203,8 @@ void Mutex::Await(const Condition& cond) {
   static const auto real =
       Real<void (*)(Mutex*, const Condition&)>("5Mutex5AwaitERKNS0_9ConditionE");
   Unlocked(this);
-  real(this, cond);
+  CriticalCondition critical(cond, this);
+  real(this, critical.condition());
   Locked(this);
 }
 
@@ -146,7 +212,8 @@ bool Mutex::AwaitWithTimeout(const Condition& cond, Duration timeout) {
   static const auto real = Real<bool (*)(Mutex*, const Condition&, Duration)>(
       "5Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE");
   Unlocked(this);
-  const bool r = real(this, cond, timeout);
+  CriticalCondition critical(cond, this);
+  const bool r = real(this, critical.condition(), timeout);
   Locked(this);
   return r;
 }
@@ -155,7 +222,8 @@ bool Mutex::AwaitWithDeadline(const Condition& cond, Time deadline) {
   static const auto real = Real<bool (*)(Mutex*, const Condition&, Time)>(
       "5Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE");
   Unlocked(this);
-  const bool r = real(this, cond, deadline);
+  CriticalCondition critical(cond, this);
+  const bool r = real(this, critical.condition(), deadline);
   Locked(this);
   return r;
 }
@@ -183,6 +251,38 @@ bool CondVar::WaitWithDeadline(Mutex* mu, Time deadline) {
   const bool r = real(this, mu, deadline);
   Locked(mu);
   return r;
+}
+
+// Notify sets the flag with an uninstrumented atomic store, and a waiter that
+// finds it already set returns without taking the mutex: annotate the flag
+// as the release/acquire pair it is.
+void Notification::Notify() {
+  static const auto real = Real<void (*)(Notification*)>("12Notification6NotifyEv");
+  __tsan_release(NotifiedFlag(this));
+  real(this);
+}
+
+void Notification::WaitForNotification() const {
+  static const auto real =
+      Real<void (*)(const Notification*)>("12Notification19WaitForNotificationEv", true);
+  real(this);
+  __tsan_acquire(NotifiedFlag(this));
+}
+
+bool Notification::WaitForNotificationWithTimeout(Duration timeout) const {
+  static const auto real = Real<bool (*)(const Notification*, Duration)>(
+      "12Notification30WaitForNotificationWithTimeoutENS0_8DurationE", true);
+  const bool notified = real(this, timeout);
+  if (notified) __tsan_acquire(NotifiedFlag(this));
+  return notified;
+}
+
+bool Notification::WaitForNotificationWithDeadline(Time deadline) const {
+  static const auto real = Real<bool (*)(const Notification*, Time)>(
+      "12Notification31WaitForNotificationWithDeadlineENS0_4TimeE", true);
+  const bool notified = real(this, deadline);
+  if (notified) __tsan_acquire(NotifiedFlag(this));
+  return notified;
 }
 
 ABSL_NAMESPACE_END
