@@ -6,6 +6,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "tests/testing/wait_for.h"
 
 namespace conveyor::fuzz {
 namespace {
@@ -65,6 +66,12 @@ void InProcessCoordinator::Advance(absl::Duration d) {
 }
 
 void InProcessCoordinator::CheckInvariants(bool no_workers) {
+  // A RunJob whose caller gave up cancels its job on the server after the
+  // client saw the call end: wait until every such call is done, so that the
+  // snapshots below (each its own engine call) see one state.
+  if (!testing::WaitFor([this] { return call_limits_.OpenWaits() == 0; }, absl::Seconds(30))) {
+    Broken(absl::StrCat(call_limits_.OpenWaits(), " WaitJob/RunJob/WatchJob calls never ended"));
+  }
   JobFilter all;
   all.limit = kEverything;
   const std::vector<Job> jobs = engine_.ListJobs(all, /*omit_payloads=*/true);

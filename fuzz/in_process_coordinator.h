@@ -43,7 +43,8 @@ class InProcessCoordinator {
   // per queue add up to the jobs listed in that state, every RUNNING job
   // holds a lease and every lease a RUNNING job, the store holds exactly the
   // engine's jobs in the same states, and the store saw no impossible change.
-  // With `no_workers` (every stream has ended) nothing may run.
+  // With `no_workers` (every stream has ended) nothing may run. Waits first
+  // for the server to finish every WaitJob, RunJob and WatchJob call.
   void CheckInvariants(bool no_workers);
 
  private:
