@@ -5,82 +5,23 @@
 #include <gtest/gtest.h>
 
 #include "absl/time/time.h"
+#include "tests/testing/test_jobs.h"
 
 namespace conveyor {
 namespace {
 
-Job FullJob() {
-  Job j;
-  j.id = JobId{42};
-  j.queue = "a-queue-name-longer-than-sso";
-  j.type = "t";
-  j.payload = std::string(100, 'x') + std::string(1, '\0') + "tail";
-  j.priority = -1000;
-  j.labels = {{"k", "v"}, {"k2", "v2"}};
-  j.idempotency_key = "key";
-  j.max_attempts = 1000;
-  j.backoff = Backoff{absl::Milliseconds(3), absl::Seconds(9), 1.5};
-  j.attempt_timeout = absl::Seconds(4);
-  j.deadline = absl::FromUnixNanos(1'700'000'000'123'456'789);
-  j.state = JobState::kDead;
-  j.attempts = 3;
-  j.created_at = absl::FromUnixNanos(1'600'000'000'000'000'001);
-  j.run_at = absl::FromUnixNanos(1'600'000'000'000'000'002);
-  j.finished_at = absl::FromUnixSeconds(1'700'000'001);
-  j.expires_at = absl::FromUnixSeconds(1'700'086'401);
-  j.result = "result";
-  j.error = "error";
-  j.dead_reason = DeadReason::kAttemptsExhausted;
-  j.cancel_reason = "cancel";
-  j.progress = Progress{50, "half"};
-  Attempt a;
-  a.number = 1;
-  a.worker = WorkerId{7};
-  a.worker_name = "w";
-  a.started_at = absl::FromUnixSeconds(1'700'000'000);
-  a.ended_at = absl::FromUnixSeconds(1'700'000'001);
-  a.outcome = AttemptOutcome::kFailed;
-  a.error = "boom";
-  j.history = {a};
-  j.last_token = FencingToken{9};
-  return j;
-}
+using testing::ExpectSameJob;
 
-void ExpectSame(const Job& a, const Job& b) {
-  EXPECT_EQ(a.id, b.id);
-  EXPECT_EQ(a.queue, b.queue);
-  EXPECT_EQ(a.type, b.type);
-  EXPECT_EQ(a.payload, b.payload);
-  EXPECT_EQ(a.priority, b.priority);
-  EXPECT_EQ(a.labels, b.labels);
-  EXPECT_EQ(a.idempotency_key, b.idempotency_key);
-  EXPECT_EQ(a.max_attempts, b.max_attempts);
-  EXPECT_EQ(a.backoff, b.backoff);
-  EXPECT_EQ(a.attempt_timeout, b.attempt_timeout);
-  EXPECT_EQ(a.deadline, b.deadline);
-  EXPECT_EQ(a.state, b.state);
-  EXPECT_EQ(a.attempts, b.attempts);
-  EXPECT_EQ(a.created_at, b.created_at);
-  EXPECT_EQ(a.run_at, b.run_at);
-  EXPECT_EQ(a.finished_at, b.finished_at);
-  EXPECT_EQ(a.expires_at, b.expires_at);
-  EXPECT_EQ(a.result, b.result);
-  EXPECT_EQ(a.error, b.error);
-  EXPECT_EQ(a.dead_reason, b.dead_reason);
-  EXPECT_EQ(a.cancel_reason, b.cancel_reason);
-  EXPECT_EQ(a.progress.percent, b.progress.percent);
-  EXPECT_EQ(a.progress.message, b.progress.message);
-  ASSERT_EQ(a.history.size(), b.history.size());
-  for (size_t i = 0; i < a.history.size(); ++i) {
-    EXPECT_EQ(a.history[i].number, b.history[i].number);
-    EXPECT_EQ(a.history[i].worker, b.history[i].worker);
-    EXPECT_EQ(a.history[i].worker_name, b.history[i].worker_name);
-    EXPECT_EQ(a.history[i].started_at, b.history[i].started_at);
-    EXPECT_EQ(a.history[i].ended_at, b.history[i].ended_at);
-    EXPECT_EQ(a.history[i].outcome, b.history[i].outcome);
-    EXPECT_EQ(a.history[i].error, b.history[i].error);
-  }
-  EXPECT_EQ(a.last_token, b.last_token);
+// testing::MakeFullJob with what the record packs tightest at its limits: a
+// queue name longer than the small-string buffer, 16-bit extremes, a finite
+// deadline with nanoseconds.
+Job FullJob() {
+  Job j = testing::MakeFullJob(42);
+  j.queue = "a-queue-name-longer-than-sso";
+  j.priority = -1000;
+  j.max_attempts = 1000;
+  j.deadline = absl::FromUnixNanos(1'700'000'000'123'456'789);
+  return j;
 }
 
 TEST(JobRecordTest, EveryFieldSurvivesTheRoundTrip) {
@@ -91,13 +32,13 @@ TEST(JobRecordTest, EveryFieldSurvivesTheRoundTrip) {
   JobRecord record = JobRecord::FromJob(moved, names, backoffs);
   Job out;
   record.ToJob(out);
-  ExpectSame(out, original);
+  ExpectSameJob(out, original);
 
   Job without;
   record.ToJob(without, /*with_payload=*/false);
   EXPECT_EQ(without.payload, "");
   EXPECT_EQ(without.result, "");
-  EXPECT_EQ(without.error, "error");
+  EXPECT_EQ(without.error, original.error);
   record.ReleaseNames(names);
   EXPECT_EQ(names.size(), 0u);
 }
@@ -116,7 +57,7 @@ TEST(JobRecordTest, AQueuedJobHasNoRareFieldsAndDefaultsRoundTrip) {
   EXPECT_EQ(record.payload(), "");
   Job out = FullJob();  // Every field overwritten, buffers reused.
   record.ToJob(out);
-  ExpectSame(out, original);
+  ExpectSameJob(out, original);
   EXPECT_EQ(out.deadline, absl::InfiniteFuture());
   EXPECT_EQ(out.created_at, absl::InfinitePast());
   record.ReleaseNames(names);

@@ -3,7 +3,7 @@
 #include <limits>
 
 #include "gtest/gtest.h"
-#include "tests/store/test_jobs.h"
+#include "tests/testing/test_jobs.h"
 
 namespace conveyor {
 namespace {

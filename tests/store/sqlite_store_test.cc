@@ -20,7 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
-#include "tests/store/test_jobs.h"
+#include "tests/testing/test_jobs.h"
 #include "tests/testing/process_harness.h"
 #include "tests/testing/wait_for.h"
 

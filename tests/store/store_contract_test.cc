@@ -13,7 +13,7 @@
 #include "server/store/memory_store.h"
 #include "server/store/sqlite_store.h"
 #include "server/store/store.h"
-#include "tests/store/test_jobs.h"
+#include "tests/testing/test_jobs.h"
 #include "tests/testing/process_harness.h"
 #include "tests/testing/wait_for.h"
 

@@ -1,7 +1,7 @@
 #include "server/store/write_batch.h"
 
 #include "gtest/gtest.h"
-#include "tests/store/test_jobs.h"
+#include "tests/testing/test_jobs.h"
 
 namespace conveyor {
 namespace {

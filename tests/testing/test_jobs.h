@@ -1,5 +1,5 @@
-#ifndef CONVEYOR_TESTS_STORE_TEST_JOBS_H_
-#define CONVEYOR_TESTS_STORE_TEST_JOBS_H_
+#ifndef CONVEYOR_TESTS_TESTING_TEST_JOBS_H_
+#define CONVEYOR_TESTS_TESTING_TEST_JOBS_H_
 
 #include <cstdint>
 #include <string>
@@ -102,4 +102,4 @@ inline void ExpectSameJob(const Job& a, const Job& b) {
 
 }  // namespace conveyor::testing
 
-#endif  // CONVEYOR_TESTS_STORE_TEST_JOBS_H_
+#endif  // CONVEYOR_TESTS_TESTING_TEST_JOBS_H_
