@@ -7,6 +7,7 @@
 #include <optional>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -175,11 +176,14 @@ namespace {
 struct LatencyState {
   absl::Mutex mu;
   int64_t outstanding ABSL_GUARDED_BY(mu) = 0;
+  LogHistogram to_grant ABSL_GUARDED_BY(mu);
   LogHistogram to_start ABSL_GUARDED_BY(mu);
   LogHistogram to_done ABSL_GUARDED_BY(mu);
   LogHistogram to_ack ABSL_GUARDED_BY(mu);
   std::vector<uint64_t> ids ABSL_GUARDED_BY(mu);
   int64_t errors ABSL_GUARDED_BY(mu) = 0;
+  // Recorded jobs that did not succeed with a started-at result.
+  int64_t unmeasured ABSL_GUARDED_BY(mu) = 0;
   std::string first_error ABSL_GUARDED_BY(mu);
 };
 
@@ -227,10 +231,17 @@ struct LatencyCall {
       absl::MutexLock lock(&state->mu);
       --state->outstanding;
       state->ids.push_back(job.id());
-      if (record && job.state() == v1::JOB_STATE_SUCCEEDED && job.history_size() > 0) {
-        const absl::Time started = FromProto(job.history(0).started_at());
-        state->to_start.Record(absl::ToInt64Nanoseconds(started - sent));
+      int64_t handler_start_ns = 0;
+      if (record && job.state() == v1::JOB_STATE_SUCCEEDED && job.history_size() > 0 &&
+          absl::SimpleAtoi(job.result(), &handler_start_ns)) {
+        // The started-at handler's result: when it began, on this machine's clock.
+        const absl::Time granted = FromProto(job.history(0).started_at());
+        state->to_grant.Record(absl::ToInt64Nanoseconds(granted - sent));
+        state->to_start.Record(
+            absl::ToInt64Nanoseconds(absl::FromUnixNanos(handler_start_ns) - sent));
         state->to_done.Record(absl::ToInt64Nanoseconds(seen - sent));
+      } else if (record) {
+        ++state->unmeasured;
       }
     }
     delete this;
@@ -291,7 +302,10 @@ absl::Status RunLatency(const BenchConfig& config, Report& report) {
   BENCH_RETURN_IF_ERROR(fleet.Start(config.workers, config.concurrency, config.queue));
 
   v1::SubmitRequest request;
-  *request.add_jobs() = MakeSpec(config.queue, config.payload_bytes);
+  // The started-at job's result is when its handler began.
+  v1::JobSpec* spec = request.add_jobs();
+  *spec = MakeSpec(config.queue, config.payload_bytes);
+  spec->set_type("started-at");
   LatencyState state;
   int64_t sent = 0;
   // Warm-up (connections, allocator, SQLite pages), not recorded.
@@ -317,6 +331,11 @@ absl::Status RunLatency(const BenchConfig& config, Report& report) {
   report.Add(name, absl::StrCat("open loop, 1 job/call, ", absl::FormatDuration(config.duration)),
              config.rate, "jobs/s");
   report.Add(name, "worst send lag behind schedule", absl::ToDoubleMilliseconds(lag), "ms");
+  if (state.unmeasured != 0) {
+    return absl::InternalError(absl::StrCat("latency: ", state.unmeasured,
+                                            " jobs ended without a started-at result"));
+  }
+  ReportPercentiles(report, name, "submit->lease granted (coordinator)", state.to_grant);
   ReportPercentiles(report, name, "submit->handler-start", state.to_start, Target::AtMost(2),
                     Target::AtMost(5));
   ReportPercentiles(report, name, "submit->completion-seen", state.to_done);

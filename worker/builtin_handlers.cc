@@ -39,11 +39,15 @@ absl::StatusOr<std::string> CrashHandler(JobContext& job) {
   std::abort();
 }
 
+absl::StatusOr<std::string> StartedAtHandler(JobContext&) {
+  return absl::StrCat(absl::GetCurrentTimeNanos());
+}
+
 absl::Status RegisterBuiltinHandlers(Worker& worker) {
   const std::pair<const char*, Handler> handlers[] = {
       {"echo", EchoHandler},         {"sleep", SleepHandler},
       {"fail", FailHandler},         {"fail-permanent", FailPermanentHandler},
-      {"crash", CrashHandler},
+      {"crash", CrashHandler},       {"started-at", StartedAtHandler},
   };
   for (const auto& [type, handler] : handlers) {
     absl::Status s = worker.RegisterHandler(type, handler);

@@ -14,11 +14,15 @@ namespace conveyor {
 //   fail            always fails, retryably: "fail: <payload>"
 //   fail-permanent  always fails permanently: "fail-permanent: <payload>"
 //   crash           abort()s the whole process, like a crashing worker
+//   started-at      result = the wall-clock time its handler began, in Unix
+//                   nanoseconds (decimal): what conveyor-bench measures
+//                   submit->handler-start with
 absl::StatusOr<std::string> EchoHandler(JobContext& job);
 absl::StatusOr<std::string> SleepHandler(JobContext& job);
 absl::StatusOr<std::string> FailHandler(JobContext& job);
 absl::StatusOr<std::string> FailPermanentHandler(JobContext& job);
 absl::StatusOr<std::string> CrashHandler(JobContext& job);
+absl::StatusOr<std::string> StartedAtHandler(JobContext& job);
 
 // Registers all of the above on `worker` under their names.
 absl::Status RegisterBuiltinHandlers(Worker& worker);

@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
@@ -60,7 +61,7 @@ TEST_F(WorkerSdkTest, HelloAnnouncesQueuesTypesAndConcurrency) {
   EXPECT_EQ(hello.queues_size(), 2);
   EXPECT_EQ(hello.concurrency(), 3);
   EXPECT_EQ(hello.labels().at("zone"), "eu");
-  EXPECT_EQ(hello.types_size(), 5);  // the built-in handlers
+  EXPECT_EQ(hello.types_size(), 6);  // the built-in handlers
   EXPECT_TRUE(WaitFor([&] { return worker->state() == StreamState::kConnected; }));
 }
 
@@ -72,6 +73,20 @@ TEST_F(WorkerSdkTest, EchoCompletesWithPayload) {
   ASSERT_TRUE(result->has_complete()) << result->DebugString();
   EXPECT_EQ(result->complete().result(), "hi there");
   EXPECT_EQ(result->complete().fencing_token(), token);
+}
+
+TEST_F(WorkerSdkTest, StartedAtReturnsWhenItsHandlerBegan) {
+  auto worker = StartWorker(Options());
+  const int64_t before = absl::GetCurrentTimeNanos();
+  coordinator_.Assign(1, "started-at", "");
+  auto result = WaitResult(1);
+  const int64_t after = absl::GetCurrentTimeNanos();
+  ASSERT_TRUE(result.has_value() && result->has_complete()) << result->DebugString();
+  int64_t started = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(result->complete().result(), &started))
+      << result->complete().result();
+  EXPECT_GE(started, before);
+  EXPECT_LE(started, after);
 }
 
 TEST_F(WorkerSdkTest, ThrowingHandlerFailsTheAttemptAndWorkerKeepsServing) {
