@@ -159,13 +159,17 @@ std::vector<MetricFamily> EngineCollector::Collect() const {
   auto commit_time = Family("conveyor_store_commit_seconds", "Time of one group commit.",
                             MetricType::Histogram);
   AddHistogram(commit_time, {}, store.commit_latency);
+  auto checkpoints = Family("conveyor_store_checkpoints_total",
+                            "WAL checkpoints run beside the commits (SQLite store).",
+                            MetricType::Counter);
+  Add(checkpoints, {}, static_cast<double>(store.checkpoints));
   auto healthy = Family("conveyor_store_healthy", "0 after a failed commit.", MetricType::Gauge);
   Add(healthy, {}, store.error.ok() ? 1 : 0);
 
   return {submitted, dispatched, succeeded, failed, dead,     cancelled, expired,
           jobs,      oldest,     paused,    arrival, desired, wait,      run,
           workers,   slots,      leases,    draining, commits, changes,  commit_time,
-          healthy};
+          checkpoints, healthy};
 }
 
 }  // namespace conveyor::metrics

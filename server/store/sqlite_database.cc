@@ -2,7 +2,13 @@
 
 #include <sqlite3.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <string_view>
 #include <utility>
 
@@ -351,15 +357,27 @@ absl::StatusOr<std::unique_ptr<SqliteDatabase>> SqliteDatabase::Open(const std::
   if (rc != SQLITE_OK) return SqliteError(raw, rc, absl::StrCat("open ", path));
   sqlite3_extended_result_codes(db.get(), 1);
 
-  // EXCLUSIVE locking keeps the file's lock from the first transaction on,
-  // so a second coordinator on the same file fails here instead of both
-  // writing it.
+  // The lock file keeps a second coordinator (or a second store in this
+  // process) off the file: flock locks belong to the open file, so they
+  // conflict within one process too. SQLite's own locks stay shared so that
+  // the checkpoint connection can work beside the writer.
   auto in_use = [&](const absl::Status& status) {
     return absl::FailedPreconditionError(absl::StrCat(
         "sqlite file ", path, " is in use by another process or connection: ", status.message()));
   };
   auto busy = [&] { return (sqlite3_errcode(db.get()) & 0xff) == SQLITE_BUSY; };
-  if (absl::Status s = Exec(db.get(), "PRAGMA locking_mode=EXCLUSIVE"); !s.ok()) return s;
+  const std::string lock_path = path + ".lock";
+  UniqueFd lock(open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (lock.get() < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("open lock file ", lock_path, ": ", std::strerror(errno)));
+  }
+  if (flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return in_use(absl::FailedPreconditionError(absl::StrCat(lock_path, " is locked")));
+    }
+    return absl::UnavailableError(absl::StrCat("lock ", lock_path, ": ", std::strerror(errno)));
+  }
   absl::StatusOr<std::string> mode = QueryText(db.get(), "PRAGMA journal_mode=WAL");
   if (!mode.ok()) return busy() ? in_use(mode.status()) : mode.status();
   if (*mode != "wal") {
@@ -406,16 +424,50 @@ absl::StatusOr<std::unique_ptr<SqliteDatabase>> SqliteDatabase::Open(const std::
     if (!s.ok()) return s.status();
     *target = *std::move(s);
   }
-  return std::unique_ptr<SqliteDatabase>(new SqliteDatabase(db.release(), std::move(statements)));
+  // After a burst the WAL shrinks back to this once it starts over.
+  if (absl::Status s = Exec(db.get(), "PRAGMA journal_size_limit=67108864"); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<SqliteCheckpointer>> checkpointer =
+      SqliteCheckpointer::Start(path, fsync, kCheckpointFrames);
+  if (!checkpointer.ok()) return checkpointer.status();
+  std::unique_ptr<SqliteDatabase> out(new SqliteDatabase(
+      db.release(), std::move(statements), std::move(lock), *std::move(checkpointer)));
+  // Replaces SQLite's automatic checkpoint (itself a WAL hook).
+  sqlite3_wal_hook(out->db_, &SqliteDatabase::OnWalCommit, out.get());
+  return out;
 }
 
-SqliteDatabase::SqliteDatabase(sqlite3* db, std::unique_ptr<Statements> statements)
-    : db_(db), statements_(std::move(statements)) {}
+SqliteDatabase::SqliteDatabase(sqlite3* db, std::unique_ptr<Statements> statements,
+                               UniqueFd lock, std::unique_ptr<SqliteCheckpointer> checkpointer)
+    : db_(db),
+      statements_(std::move(statements)),
+      lock_(std::move(lock)),
+      checkpointer_(std::move(checkpointer)) {}
 
 SqliteDatabase::~SqliteDatabase() {
+  // The writer's connection closes last: it checkpoints what is left and
+  // removes the WAL. The lock goes after it.
+  checkpointer_.reset();
   statements_.reset();  // Finalized before the connection closes.
   sqlite3_close_v2(db_);
 }
+
+int SqliteDatabase::OnWalCommit(void* self, sqlite3* db, const char* /*schema*/, int frames) {
+  if (frames >= kInlineCheckpointFrames) {
+    // The checkpointer has not kept up (it never catches a moment when the
+    // WAL could start over): checkpoint here, as SQLite would by default, so
+    // the WAL stays bounded.
+    sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    return SQLITE_OK;
+  }
+  static_cast<SqliteDatabase*>(self)->checkpointer_->OnCommit(frames);
+  return SQLITE_OK;
+}
+
+SqliteDatabase::UniqueFd::~UniqueFd() {
+  if (fd_ >= 0) close(fd_);
+}
+
+uint64_t SqliteDatabase::checkpoints() const { return checkpointer_->completed(); }
 
 absl::Status SqliteDatabase::Write(const WriteBatch& batch) {
   Statements& st = *statements_;

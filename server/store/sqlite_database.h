@@ -1,12 +1,15 @@
 #ifndef CONVEYOR_SERVER_STORE_SQLITE_DATABASE_H_
 #define CONVEYOR_SERVER_STORE_SQLITE_DATABASE_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "server/engine/engine.h"
+#include "server/store/sqlite_checkpointer.h"
 #include "server/store/write_batch.h"
 
 struct sqlite3;
@@ -25,11 +28,12 @@ class SqliteDatabase {
  public:
   // Opens or creates the file at `path` in WAL mode with synchronous=NORMAL
   // (a commit survives a process crash) or, with `fsync`, synchronous=FULL
-  // (it survives power loss too). The connection holds an exclusive lock on
-  // the file until destroyed: FAILED_PRECONDITION if another connection
-  // (this process or another) has it open. FAILED_PRECONDITION too for a
+  // (it survives power loss too). Holds an exclusive lock on `path`.lock
+  // until destroyed: FAILED_PRECONDITION if another SqliteDatabase (this
+  // process or another) has the file open. FAILED_PRECONDITION too for a
   // schema version newer than this code; UNAVAILABLE or INTERNAL with
-  // SQLite's message for other failures.
+  // SQLite's message for other failures. Checkpoints run on their own
+  // thread (SqliteCheckpointer), never inside Write.
   static absl::StatusOr<std::unique_ptr<SqliteDatabase>> Open(const std::string& path, bool fsync);
   ~SqliteDatabase();
   SqliteDatabase(const SqliteDatabase&) = delete;
@@ -45,12 +49,42 @@ class SqliteDatabase {
   // time. DATA_LOSS for undecodable rows; the sink's first error.
   absl::Status Read(RecoverySink& sink);
 
+  // Background checkpoints completed so far.
+  uint64_t checkpoints() const;
+
+  // The WAL size (pages) at which the checkpointer starts: SQLite's default
+  // automatic checkpoint threshold.
+  static constexpr int kCheckpointFrames = 10000;
+  // The WAL size at which a commit checkpoints inline after all (see
+  // OnWalCommit): about 256 MB of 4 KiB pages.
+  static constexpr int kInlineCheckpointFrames = 64 * 1000;
+
  private:
   struct Statements;
-  SqliteDatabase(sqlite3* db, std::unique_ptr<Statements> statements);
+  // Closes a file descriptor.
+  class UniqueFd {
+   public:
+    explicit UniqueFd(int fd = -1) : fd_(fd) {}
+    UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    UniqueFd& operator=(UniqueFd&& other) noexcept {
+      std::swap(fd_, other.fd_);
+      return *this;
+    }
+    ~UniqueFd();
+    int get() const { return fd_; }
+
+   private:
+    int fd_;
+  };
+  SqliteDatabase(sqlite3* db, std::unique_ptr<Statements> statements, UniqueFd lock,
+                 std::unique_ptr<SqliteCheckpointer> checkpointer);
+  // sqlite3_wal_hook callback: `frames` pages are in the WAL after a commit.
+  static int OnWalCommit(void* self, sqlite3* db, const char* schema, int frames);
 
   sqlite3* db_;
   std::unique_ptr<Statements> statements_;
+  UniqueFd lock_;
+  std::unique_ptr<SqliteCheckpointer> checkpointer_;
 };
 
 }  // namespace conveyor

@@ -137,9 +137,17 @@ void SqliteStore::Close() {
 }
 
 StoreStats SqliteStore::stats() const {
-  absl::MutexLock lock(&mu_);
-  StoreStats out = stats_;
-  out.error = error_;
+  StoreStats out;
+  {
+    absl::MutexLock lock(&mu_);
+    out = stats_;
+    out.error = error_;
+  }
+  if (db_mu_.TryLock()) {
+    if (db_ != nullptr) checkpoints_ = db_->checkpoints();
+    db_mu_.Unlock();
+  }
+  out.checkpoints = checkpoints_;
   return out;
 }
 

@@ -1,6 +1,7 @@
 #ifndef CONVEYOR_SERVER_STORE_SQLITE_STORE_H_
 #define CONVEYOR_SERVER_STORE_SQLITE_STORE_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -88,8 +89,11 @@ class SqliteStore final : public Store {
   const SqliteStoreOptions options_;
 
   // Held by the writer around Write and by Recover/Close; never with mu_.
-  absl::Mutex db_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  mutable absl::Mutex db_mu_ ABSL_ACQUIRED_AFTER(mu_);
   std::unique_ptr<SqliteDatabase> db_ ABSL_GUARDED_BY(db_mu_);
+  // db_->checkpoints() when stats() last found db_mu_ free (it never waits
+  // for a commit or the recovery read).
+  mutable std::atomic<uint64_t> checkpoints_{0};
 
   mutable absl::Mutex mu_;
   // Batches waiting for the writer, oldest first; each holds consecutive

@@ -18,6 +18,7 @@ struct StoreStats {
   uint64_t commits = 0;       // Transactions (group commits).
   uint64_t changes = 0;       // Observer calls they made durable.
   Histogram commit_latency;   // Time of each commit.
+  uint64_t checkpoints = 0;   // Background WAL checkpoints (SQLite; 0 for others).
   absl::Status error;         // Why the store is broken; OK while healthy.
 };
 

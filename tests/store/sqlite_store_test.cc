@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
+#include "server/store/sqlite_database.h"
 #include "tests/testing/test_jobs.h"
 #include "tests/testing/process_harness.h"
 #include "tests/testing/wait_for.h"
@@ -165,6 +166,37 @@ TEST(SqliteStoreTest, FsyncOptionWorks) {
   store->Close();
   store = OpenOrDie(dir.path() + "/db");
   EXPECT_EQ(store->Recover()->jobs.size(), 1u);
+}
+
+// Commits never run the checkpoint: it happens on the checkpointer's own
+// connection while the store is open, so the database file itself (not just
+// its WAL) fills up, and nothing is lost.
+TEST(SqliteStoreTest, CheckpointsRunBesideTheCommitsAndLoseNothing) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/db";
+  std::unique_ptr<SqliteStore> store = OpenOrDie(path);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Recover().ok());
+  // Each commit: a row and two 4 KiB overflow pages, past the threshold.
+  const int jobs = SqliteDatabase::kCheckpointFrames / 3 + 500;
+  const std::string payload(8000, 'p');
+  for (int id = 1; id <= jobs; ++id) {
+    store->OnJobCreated(id, MakeNewJob(id, payload));
+    ASSERT_TRUE(store->Flush().ok());
+  }
+  auto file_bytes = [&] {
+    std::ifstream f(path, std::ios::binary | std::ios::ate);
+    return static_cast<int64_t>(f.tellg());
+  };
+  EXPECT_TRUE(testing::WaitFor([&] {
+    return store->stats().checkpoints >= 1 && file_bytes() > int64_t{8000} * jobs / 2;
+  })) << "checkpoints=" << store->stats().checkpoints << " file bytes=" << file_bytes();
+  store->Close();
+  store = OpenOrDie(path);
+  ASSERT_NE(store, nullptr);
+  absl::StatusOr<RecoveredState> state = store->Recover();
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(state->jobs.size(), static_cast<size_t>(jobs));
 }
 
 TEST(SqliteStoreTest, SecondOpenOfTheSameFileIsRefused) {

@@ -1,0 +1,87 @@
+#include "server/store/sqlite_checkpointer.h"
+
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+#include <sqlite3.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace conveyor {
+
+absl::StatusOr<std::unique_ptr<SqliteCheckpointer>> SqliteCheckpointer::Start(
+    const std::string& path, bool fsync, int threshold_frames) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_exec(db, fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+                      nullptr, nullptr, nullptr);
+  }
+  if (rc != SQLITE_OK) {
+    absl::Status status = absl::UnavailableError(absl::StrCat(
+        "sqlite: open checkpoint connection to ", path, ": ",
+        db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+    sqlite3_close_v2(db);
+    return status;
+  }
+  return std::unique_ptr<SqliteCheckpointer>(new SqliteCheckpointer(db, threshold_frames));
+}
+
+SqliteCheckpointer::SqliteCheckpointer(sqlite3* db, int threshold_frames)
+    : db_(db), threshold_frames_(threshold_frames) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+SqliteCheckpointer::~SqliteCheckpointer() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  thread_.join();
+  sqlite3_close_v2(db_);
+}
+
+void SqliteCheckpointer::OnCommit(int frames) {
+  absl::MutexLock lock(&mu_);
+  frames_ = frames;
+}
+
+uint64_t SqliteCheckpointer::completed() const {
+  absl::MutexLock lock(&mu_);
+  return completed_;
+}
+
+uint64_t SqliteCheckpointer::failed() const {
+  absl::MutexLock lock(&mu_);
+  return failed_;
+}
+
+void SqliteCheckpointer::Loop() {
+  pthread_setname_np(pthread_self(), "conveyor-ckpt");
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto due = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || frames_ >= threshold_frames_;
+      };
+      mu_.Await(absl::Condition(&due));
+      if (stopping_) return;
+      frames_ = 0;  // The next commit reports what is left.
+    }
+    int log_frames = 0, copied = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                             &log_frames, &copied);
+    absl::MutexLock lock(&mu_);
+    if (rc == SQLITE_OK) {
+      ++completed_;
+    } else {
+      if (failed_++ == 0 || failed_ % 100 == 0) {
+        spdlog::warn("sqlite checkpoint failed (the WAL keeps the pages; retried later) "
+                     "failures={} error=\"{}\"", failed_, sqlite3_errmsg(db_));
+      }
+    }
+  }
+}
+
+}  // namespace conveyor

@@ -1,0 +1,65 @@
+#ifndef CONVEYOR_SERVER_STORE_SQLITE_CHECKPOINTER_H_
+#define CONVEYOR_SERVER_STORE_SQLITE_CHECKPOINTER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+struct sqlite3;
+
+namespace conveyor {
+
+// Checkpoints a WAL-mode SQLite file on its own thread and connection: copies
+// the pages committed to the WAL into the database file, so that the WAL can
+// start over. SQLite's automatic checkpoint runs inside the COMMIT that
+// crosses its threshold and holds that commit (and every commit queued
+// behind it) for the whole copy and its fsyncs; here commits never wait for
+// one. A PASSIVE checkpoint takes no lock a writer needs.
+//
+// The writer reports the WAL's size after each commit (OnCommit); the thread
+// checkpoints once it reaches `threshold_frames`. A failed checkpoint loses
+// nothing (the pages stay in the WAL) and is retried at the next threshold.
+// Thread-safe.
+class SqliteCheckpointer {
+ public:
+  // Opens a second connection to `path` (synchronous=FULL with `fsync`,
+  // NORMAL otherwise, like the writer's) and starts the thread.
+  static absl::StatusOr<std::unique_ptr<SqliteCheckpointer>> Start(const std::string& path,
+                                                                    bool fsync,
+                                                                    int threshold_frames);
+  // Stops the thread (after the checkpoint in progress) and closes the
+  // connection.
+  ~SqliteCheckpointer();
+  SqliteCheckpointer(const SqliteCheckpointer&) = delete;
+  SqliteCheckpointer& operator=(const SqliteCheckpointer&) = delete;
+
+  // The WAL holds `frames` pages after a commit. Cheap; never blocks on a
+  // checkpoint.
+  void OnCommit(int frames) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Checkpoints that completed, and those that failed.
+  uint64_t completed() const ABSL_LOCKS_EXCLUDED(mu_);
+  uint64_t failed() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  SqliteCheckpointer(sqlite3* db, int threshold_frames);
+  void Loop() ABSL_LOCKS_EXCLUDED(mu_);
+
+  sqlite3* const db_;  // Used only by the thread (and the destructor after it).
+  const int threshold_frames_;
+  mutable absl::Mutex mu_;
+  int frames_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t completed_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t failed_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread thread_;
+};
+
+}  // namespace conveyor
+
+#endif  // CONVEYOR_SERVER_STORE_SQLITE_CHECKPOINTER_H_
