@@ -45,6 +45,7 @@ SqliteCheckpointer::~SqliteCheckpointer() {
 void SqliteCheckpointer::OnCommit(int frames) {
   absl::MutexLock lock(&mu_);
   frames_ = frames;
+  if (frames_ < start_frames_) start_frames_ = 0;  // The WAL started over.
 }
 
 uint64_t SqliteCheckpointer::completed() const {
@@ -63,11 +64,11 @@ void SqliteCheckpointer::Loop() {
     {
       absl::MutexLock lock(&mu_);
       auto due = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stopping_ || frames_ >= threshold_frames_;
+        return stopping_ || frames_ - start_frames_ >= threshold_frames_;
       };
       mu_.Await(absl::Condition(&due));
       if (stopping_) return;
-      frames_ = 0;  // The next commit reports what is left.
+      start_frames_ = frames_;
     }
     int log_frames = 0, copied = 0;
     const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE,

@@ -15,16 +15,19 @@ struct sqlite3;
 namespace conveyor {
 
 // Checkpoints a WAL-mode SQLite file on its own thread and connection: copies
-// the pages committed to the WAL into the database file, so that the WAL can
-// start over. SQLite's automatic checkpoint runs inside the COMMIT that
-// crosses its threshold and holds that commit (and every commit queued
-// behind it) for the whole copy and its fsyncs; here commits never wait for
-// one. A PASSIVE checkpoint takes no lock a writer needs.
+// the pages committed to the WAL into the database file. SQLite's automatic
+// checkpoint runs inside the COMMIT that crosses its threshold and holds that
+// commit (and every commit queued behind it) for the whole copy and its
+// fsyncs; here commits do not wait for that. A PASSIVE checkpoint takes no
+// lock a writer needs.
 //
 // The writer reports the WAL's size after each commit (OnCommit); the thread
-// checkpoints once it reaches `threshold_frames`. A failed checkpoint loses
-// nothing (the pages stay in the WAL) and is retried at the next threshold.
-// Thread-safe.
+// checkpoints whenever `threshold_frames` more have been written since its
+// last start. The WAL starts over only when a writer finds every frame
+// copied, which a checkpoint racing busy commits rarely leaves behind: the
+// writer then copies the rest itself at a cap (SqliteDatabase::OnWalCommit).
+// A failed checkpoint loses nothing (the pages stay in the WAL) and is
+// retried at the next threshold. Thread-safe.
 class SqliteCheckpointer {
  public:
   // Opens a second connection to `path` (synchronous=FULL with `fsync`,
@@ -53,7 +56,8 @@ class SqliteCheckpointer {
   sqlite3* const db_;  // Used only by the thread (and the destructor after it).
   const int threshold_frames_;
   mutable absl::Mutex mu_;
-  int frames_ ABSL_GUARDED_BY(mu_) = 0;
+  int frames_ ABSL_GUARDED_BY(mu_) = 0;        // In the WAL after the last commit.
+  int start_frames_ ABSL_GUARDED_BY(mu_) = 0;  // In it when the last checkpoint began.
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t completed_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t failed_ ABSL_GUARDED_BY(mu_) = 0;

@@ -452,14 +452,15 @@ SqliteDatabase::~SqliteDatabase() {
 }
 
 int SqliteDatabase::OnWalCommit(void* self, sqlite3* db, const char* /*schema*/, int frames) {
+  SqliteCheckpointer& checkpointer = *static_cast<SqliteDatabase*>(self)->checkpointer_;
+  checkpointer.OnCommit(frames);
+  // Under steady commits the background checkpoints never leave the WAL
+  // fully copied, so it never starts over: past the cap, copy the rest here
+  // (little: the checkpointer has copied most), and the next transaction
+  // starts the WAL over. This is the one checkpoint a commit waits for.
   if (frames >= kInlineCheckpointFrames) {
-    // The checkpointer has not kept up (it never catches a moment when the
-    // WAL could start over): checkpoint here, as SQLite would by default, so
-    // the WAL stays bounded.
     sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-    return SQLITE_OK;
   }
-  static_cast<SqliteDatabase*>(self)->checkpointer_->OnCommit(frames);
   return SQLITE_OK;
 }
 

@@ -55,8 +55,8 @@ class SqliteDatabase {
   // The WAL size (pages) at which the checkpointer starts: SQLite's default
   // automatic checkpoint threshold.
   static constexpr int kCheckpointFrames = 10000;
-  // The WAL size at which a commit checkpoints inline after all (see
-  // OnWalCommit): about 256 MB of 4 KiB pages.
+  // The WAL size at which a commit checkpoints inline after all, so that the
+  // WAL starts over (see OnWalCommit): about 256 MB of 4 KiB pages.
   static constexpr int kInlineCheckpointFrames = 64 * 1000;
 
  private:
