@@ -104,7 +104,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(CoordinatorOptio
                                                     authorizer);
   parts->worker_service = std::make_unique<WorkerService>(
       parts->engine.get(), parts->store.get(), &parts->clock, parts->call_limits.get(),
-      options.max_worker_send_queue, authorizer);
+      WorkerStreamLimits{options.max_worker_send_queue, options.worker_unread_grace}, authorizer);
   parts->admin_service =
       std::make_unique<AdminService>(parts->engine.get(), parts->store.get(), authorizer);
 

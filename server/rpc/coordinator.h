@@ -41,6 +41,9 @@ struct CoordinatorOptions {
   // with RESOURCE_EXHAUSTED; 0: unlimited. At least 2 x
   // engine.max_worker_concurrency + 16, so a worker that reads is never cut.
   size_t max_worker_send_queue = 10000;
+  // How long an ended worker stream's last write may stay unread before the
+  // call is cancelled (its place among its peer's streams comes back).
+  absl::Duration worker_unread_grace = absl::Seconds(10);
   EngineOptions engine;
 };
 

@@ -13,7 +13,7 @@ grpc::ServerBidiReactor<v1::WorkerMessage, v1::CoordinatorMessage>* WorkerServic
   auto ticket = limits_->Admit(context->peer(), /*wait=*/false);
   if (!ticket.ok()) return new RefusedStream<Reactor>(ToGrpcStatus(ticket.status()));
   return WorkerSession::Start(std::make_shared<WorkerSession>(
-      engine_, store_, clock_, context->peer(), *std::move(ticket), max_send_queue_));
+      engine_, store_, clock_, context, *std::move(ticket), stream_limits_));
 }
 
 }  // namespace conveyor::rpc

@@ -6,6 +6,7 @@
 #include "server/engine/engine.h"
 #include "server/rpc/authorizer.h"
 #include "server/rpc/call_limits.h"
+#include "server/rpc/worker_session.h"
 #include "server/store/store.h"
 
 namespace conveyor::rpc {
@@ -14,18 +15,18 @@ namespace conveyor::rpc {
 // reactor (worker_session.h); no thread per stream. Every call is first
 // checked by `authorizer` (nullptr: none). A stream `limits` does not admit
 // ends at once with RESOURCE_EXHAUSTED; one whose worker lets more than
-// `max_send_queue` messages wait unread is ended too. Thread-safe; the
-// pointers must outlive it.
+// `stream_limits.max_send_queue` messages wait unread is ended too (see
+// WorkerSession). Thread-safe; the pointers must outlive it.
 class WorkerService final : public v1::WorkerService::CallbackService {
  public:
   WorkerService(Engine* engine, Store* store, const Clock* clock, CallLimits* limits,
-                size_t max_send_queue, const Authorizer* authorizer = nullptr)
+                WorkerStreamLimits stream_limits, const Authorizer* authorizer = nullptr)
       : engine_(engine),
         store_(store),
         clock_(clock),
         authorizer_(authorizer),
         limits_(limits),
-        max_send_queue_(max_send_queue) {}
+        stream_limits_(stream_limits) {}
 
   grpc::ServerBidiReactor<v1::WorkerMessage, v1::CoordinatorMessage>* Connect(
       grpc::CallbackServerContext* context) override;
@@ -36,7 +37,7 @@ class WorkerService final : public v1::WorkerService::CallbackService {
   const Clock* const clock_;
   const Authorizer* const authorizer_;
   CallLimits* const limits_;
-  const size_t max_send_queue_;
+  const WorkerStreamLimits stream_limits_;
 };
 
 }  // namespace conveyor::rpc

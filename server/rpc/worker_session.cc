@@ -46,13 +46,15 @@ size_t ApproxBytes(const v1::CoordinatorMessage& m) {
 
 }  // namespace
 
-WorkerSession::WorkerSession(Engine* engine, Store* store, const Clock* clock, std::string peer,
-                             CallTicket ticket, size_t max_send_queue)
+WorkerSession::WorkerSession(Engine* engine, Store* store, const Clock* clock,
+                             grpc::CallbackServerContext* context, CallTicket ticket,
+                             WorkerStreamLimits limits)
     : engine_(engine),
       store_(store),
       clock_(clock),
-      peer_(std::move(peer)),
-      max_send_queue_(max_send_queue),
+      context_(context),
+      peer_(context->peer()),
+      limits_(limits),
       ticket_(std::move(ticket)) {}
 
 WorkerSession* WorkerSession::Start(std::shared_ptr<WorkerSession> session) {
@@ -104,7 +106,6 @@ void WorkerSession::OnReadDone(bool ok) {
 
 void WorkerSession::OnWriteDone(bool ok) {
   bool write_next = false;
-  grpc::Status finish;
   {
     absl::MutexLock lock(&mu_);
     if (!ok) closing_ = true;
@@ -113,15 +114,13 @@ void WorkerSession::OnWriteDone(bool ok) {
       write_next = true;
     } else {
       writing_ = false;
-      if (!closing_ || finish_called_) return;
-      finish_called_ = true;
-      finish = final_status_;
+      if (!closing_ || !TakeFinishLocked()) return;
     }
   }
   if (write_next) {
     StartWrite(&writing_msg_);
   } else {
-    Finish(finish);
+    FinishNow();
   }
 }
 
@@ -130,6 +129,13 @@ void WorkerSession::OnCancel() {
 }
 
 void WorkerSession::OnDone() {
+  bool alarm_set;
+  {
+    absl::MutexLock lock(&mu_);
+    done_ = true;
+    alarm_set = unread_alarm_set_;
+  }
+  if (alarm_set) unread_alarm_.Cancel();  // Its callback holds its own reference.
   ticket_ = CallTicket();
   self_.reset();  // May destroy this object: touch nothing after.
 }
@@ -389,7 +395,7 @@ WorkerSession::Next WorkerSession::ReleaseLocked() {
     gated_.pop_front();
     if (!welcomed_) {
       held_.push_back(std::move(message));
-    } else if (writing_ && max_send_queue_ > 0 && outbox_.size() >= max_send_queue_) {
+    } else if (writing_ && limits_.max_send_queue > 0 && outbox_.size() >= limits_.max_send_queue) {
       send_stopped_ = true;  // The one bounded check: see CloseSoon.
       outbox_.clear();
       gated_.clear();
@@ -413,10 +419,10 @@ void WorkerSession::Act(Next next) {
       return;
     case Next::kOverflow:
       spdlog::warn("worker stream over --max-worker-send-queue peer={} queued={}", peer_,
-                   max_send_queue_);
+                   limits_.max_send_queue);
       CloseSoon(grpc::Status(
           grpc::StatusCode::RESOURCE_EXHAUSTED,
-          absl::StrCat("the worker left ", max_send_queue_,
+          absl::StrCat("the worker left ", limits_.max_send_queue,
                        " messages unread on its stream; the coordinator ended it and gave its "
                        "jobs to other workers: read the stream promptly, or raise "
                        "--max-worker-send-queue on conveyord")));
@@ -471,10 +477,62 @@ void WorkerSession::Close(grpc::Status status) {
     spdlog::info("worker disconnected id={} peer={} status={} reason=\"{}\"", worker.value,
                  peer_, static_cast<int>(status.error_code()), status.error_message());
   }
+  bool finish = false;
   {
     absl::MutexLock lock(&mu_);
-    if (writing_ || finish_called_) return;  // OnWriteDone finishes.
+    if (!writing_) {
+      if (!TakeFinishLocked()) return;
+      finish = true;
+    } else if (unread_alarm_set_) {
+      return;  // OnWriteDone finishes, or CancelStuckWrite.
+    } else {
+      unread_alarm_set_ = true;
+    }
+  }
+  if (finish) {
+    FinishNow();
+    return;
+  }
+  unread_alarm_.Set(absl::ToChronoTime(absl::Now() + limits_.unread_grace),
+                    [self = shared_from_this()](bool fired) mutable {
+                      // Dropped before returning: the last reference may go here.
+                      auto session = std::move(self);
+                      if (fired) session->CancelStuckWrite();
+                    });
+}
+
+bool WorkerSession::TakeFinishLocked() {
+  if (finish_called_) return false;
+  if (cancelling_) {
+    finish_deferred_ = true;  // CancelStuckWrite finishes once TryCancel returns.
+    return false;
+  }
+  finish_called_ = true;
+  return true;
+}
+
+void WorkerSession::CancelStuckWrite() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (done_ || !writing_ || finish_called_) return;
+    cancelling_ = true;
+  }
+  spdlog::warn("worker stream cancelled: its last write stayed unread for {} after the stream "
+               "ended peer={}", absl::FormatDuration(limits_.unread_grace), peer_);
+  context_->TryCancel();  // The pending write ends with ok=false.
+  {
+    absl::MutexLock lock(&mu_);
+    cancelling_ = false;
+    if (!finish_deferred_) return;  // The write has not ended yet: OnWriteDone finishes.
     finish_called_ = true;
+  }
+  FinishNow();
+}
+
+void WorkerSession::FinishNow() {
+  grpc::Status status;
+  {
+    absl::MutexLock lock(&mu_);
     status = final_status_;
   }
   Finish(status);

@@ -11,6 +11,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "conveyor/v1/worker_service.grpc.pb.h"
 #include "server/engine/clock.h"
 #include "server/engine/engine.h"
@@ -18,6 +19,15 @@
 #include "server/store/store.h"
 
 namespace conveyor::rpc {
+
+// Bounds on one worker stream (see WorkerSession).
+struct WorkerStreamLimits {
+  // Messages that may wait unread behind the write in flight; 0: unlimited.
+  size_t max_send_queue = 10000;
+  // How long an ended stream's pending write may wait for the worker to
+  // read before the call is cancelled.
+  absl::Duration unread_grace = absl::Seconds(10);
+};
 
 // One worker's Connect stream: reads its messages one at a time and turns
 // them into engine calls (a WorkerBatch's in order); writes what the engine
@@ -40,10 +50,14 @@ namespace conveyor::rpc {
 // only get a rejected ResultAck. Whenever the stream ends the worker is
 // disconnected from the engine, which returns its leases at once.
 //
-// A worker that does not read its stream: once `max_send_queue` messages
-// wait behind the write in flight, the rest are dropped and the stream ends
-// with RESOURCE_EXHAUSTED (its leases go to other workers), so it can neither
-// hold jobs nor grow the coordinator's memory.
+// A worker that does not read its stream: once `limits.max_send_queue`
+// messages wait behind the write in flight, the rest are dropped and the
+// stream ends with RESOURCE_EXHAUSTED (its leases go to other workers), so it
+// can neither hold jobs nor grow the coordinator's memory. gRPC finishes a
+// stream only after the write in flight, which such a worker may never take:
+// if it is still pending `limits.unread_grace` after the stream ended, the
+// call is cancelled, so that it also gives back its place among its peer's
+// streams.
 //
 // Owned by itself from Start until gRPC's OnDone (and by the engine while it
 // holds the channel). Thread-safe.
@@ -52,9 +66,10 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
                       public std::enable_shared_from_this<WorkerSession> {
  public:
   // `ticket`: the stream's place among its peer's (released in OnDone).
-  // `max_send_queue`: 0 is unlimited.
-  WorkerSession(Engine* engine, Store* store, const Clock* clock, std::string peer,
-                CallTicket ticket, size_t max_send_queue);
+  // `context`: the call's, valid until OnDone.
+  WorkerSession(Engine* engine, Store* store, const Clock* clock,
+                grpc::CallbackServerContext* context, CallTicket ticket,
+                WorkerStreamLimits limits);
   // Starts reading; returns the reactor for gRPC.
   static WorkerSession* Start(std::shared_ptr<WorkerSession> session);
 
@@ -109,8 +124,18 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   // or as many as the batch limits allow. REQUIRES: outbox_ not empty.
   void TakeNextWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Disconnects from the engine (once) and finishes the stream after the
-  // write in flight.
+  // write in flight (or cancels the call if that write is still pending
+  // limits_.unread_grace later).
   void Close(grpc::Status status) ABSL_LOCKS_EXCLUDED(mu_);
+  // The unread_grace alarm: cancels the call if a write is still pending.
+  void CancelStuckWrite() ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether the caller is the one to finish the stream now (then marks it
+  // finished); false if it is finished already or CancelStuckWrite is in
+  // TryCancel (it finishes after). REQUIRES: no write in flight.
+  bool TakeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Finishes the stream with final_status_. REQUIRES: TakeFinishLocked()
+  // said so.
+  void FinishNow() ABSL_LOCKS_EXCLUDED(mu_);
   // Close, from a gRPC thread: Send's callers (engine effects, store
   // callbacks) must not call into the engine. REQUIRES: called once (the
   // caller set send_stopped_).
@@ -119,10 +144,12 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   Engine* const engine_;
   Store* const store_;
   const Clock* const clock_;
+  grpc::CallbackServerContext* const context_;
   const std::string peer_;
-  const size_t max_send_queue_;
+  const WorkerStreamLimits limits_;
   CallTicket ticket_;  // Touched only by the constructor and OnDone.
   grpc::Alarm close_alarm_;  // Set once, by CloseSoon.
+  grpc::Alarm unread_alarm_;  // Set at most once, by Close; cancelled in OnDone.
   std::shared_ptr<WorkerSession> self_;
   v1::WorkerMessage incoming_;  // The read in flight; touched only by reactions.
 
@@ -150,6 +177,12 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   // Over max_send_queue_, or the store failed: send nothing more, CloseSoon.
   bool send_stopped_ ABSL_GUARDED_BY(mu_) = false;
   bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
+  bool unread_alarm_set_ ABSL_GUARDED_BY(mu_) = false;
+  // CancelStuckWrite is in TryCancel: the write's end must not Finish (and so
+  // let OnDone free the context) until it returns; it finishes instead.
+  bool cancelling_ ABSL_GUARDED_BY(mu_) = false;
+  bool finish_deferred_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone ran.
   grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
 };
 

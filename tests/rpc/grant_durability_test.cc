@@ -32,7 +32,7 @@ class GrantDurabilityTest : public ::testing::Test {
     engine_ = std::make_unique<Engine>(&clock_, &random_, store_.get(), EngineOptions{});
     ASSERT_TRUE(engine_->Restore(*std::move(recovered)).ok());
     service_ = std::make_unique<rpc::WorkerService>(engine_.get(), store_.get(), &clock_, &limits_,
-                                                    /*max_send_queue=*/10000);
+                                                    rpc::WorkerStreamLimits{});
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);

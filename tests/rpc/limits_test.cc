@@ -127,6 +127,51 @@ class LimitsTest : public ::testing::Test {
     return job.state();
   }
 
+  // A raw worker stream that only ever writes: Hello as "stuck", then
+  // (FloodUntilEnded) results for jobs it does not hold, each answered with
+  // an ack it never reads.
+  struct StuckWorker {
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<v1::WorkerService::Stub> stub;
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReaderWriter<v1::WorkerMessage, v1::CoordinatorMessage>> stream;
+    uint64_t bogus = 1'000'000;
+  };
+  std::unique_ptr<StuckWorker> ConnectStuck(const std::string& queue, int concurrency) {
+    auto w = std::make_unique<StuckWorker>();
+    w->channel = NewChannel();
+    w->stub = v1::WorkerService::NewStub(w->channel);
+    w->context.set_deadline(In(absl::Seconds(120)));
+    w->stream = w->stub->Connect(&w->context);
+    v1::WorkerMessage hello;
+    hello.mutable_hello()->set_name("stuck");
+    hello.mutable_hello()->add_queues(queue);
+    hello.mutable_hello()->set_concurrency(concurrency);
+    EXPECT_TRUE(w->stream->Write(hello));
+    return w;
+  }
+  // The stuck worker's leases; -1 once the coordinator dropped it.
+  int StuckLeases() {
+    for (const auto& w : Workers()) {
+      if (w.name() == "stuck") return w.leases_size();
+    }
+    return -1;
+  }
+  // Writes until the coordinator ends the stuck worker; false if it never does.
+  bool FloodUntilEnded(StuckWorker& w) {
+    return WaitFor(
+        [&] {
+          for (int i = 0; i < 50; ++i) {
+            v1::WorkerMessage m;
+            m.mutable_complete()->set_job_id(++w.bogus);
+            m.mutable_complete()->set_fencing_token(1);
+            if (!w.stream->Write(m)) break;
+          }
+          return StuckLeases() == -1;
+        },
+        absl::Seconds(30));
+  }
+
   // A WatchJob held open: admitted once its first update arrived.
   struct OpenWatch {
     grpc::ClientContext context;
@@ -345,24 +390,8 @@ TEST_F(LimitsTest, WorkerThatNeverReadsIsEndedAndItsJobsGoToOthers) {
   v1::SubmitResponse submitted;
   ASSERT_TRUE(SubmitAll(specs, &submitted).ok());
 
-  // The stuck worker: a raw stream that only ever writes.
-  auto stuck_channel = NewChannel();
-  auto stuck_stub = v1::WorkerService::NewStub(stuck_channel);
-  grpc::ClientContext stuck_ctx;
-  stuck_ctx.set_deadline(In(absl::Seconds(120)));
-  auto stuck = stuck_stub->Connect(&stuck_ctx);
-  v1::WorkerMessage hello;
-  hello.mutable_hello()->set_name("stuck");
-  hello.mutable_hello()->add_queues("q");
-  hello.mutable_hello()->set_concurrency(kStuckConcurrency);
-  ASSERT_TRUE(stuck->Write(hello));
-  auto stuck_leases = [&] {
-    for (const auto& w : Workers()) {
-      if (w.name() == "stuck") return w.leases_size();
-    }
-    return -1;  // Gone.
-  };
-  ASSERT_TRUE(WaitFor([&] { return stuck_leases() == kStuckConcurrency; }));
+  auto stuck = ConnectStuck("q", kStuckConcurrency);
+  ASSERT_TRUE(WaitFor([&] { return StuckLeases() == kStuckConcurrency; }));
 
   // Meanwhile another worker gets the other jobs done, and the coordinator
   // answers at once.
@@ -381,21 +410,8 @@ TEST_F(LimitsTest, WorkerThatNeverReadsIsEndedAndItsJobsGoToOthers) {
   ASSERT_TRUE(work(kJobs - kStuckConcurrency));
   EXPECT_EQ(StateOf(submitted.results(0).id()), v1::JOB_STATE_RUNNING);
 
-  // The stuck worker keeps talking (results for jobs it does not hold, each
-  // answered with an ack it never reads) until the coordinator ends it.
-  uint64_t bogus = 1'000'000;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        for (int i = 0; i < 50; ++i) {
-          v1::WorkerMessage m;
-          m.mutable_complete()->set_job_id(++bogus);
-          m.mutable_complete()->set_fencing_token(1);
-          if (!stuck->Write(m)) break;
-        }
-        return stuck_leases() == -1;
-      },
-      absl::Seconds(30)))
-      << "the stuck worker was never ended";
+  // The stuck worker keeps talking until the coordinator ends it.
+  ASSERT_TRUE(FloodUntilEnded(*stuck)) << "the stuck worker was never ended";
 
   // Its jobs went to the good worker.
   ASSERT_TRUE(work(kStuckConcurrency));
@@ -405,13 +421,36 @@ TEST_F(LimitsTest, WorkerThatNeverReadsIsEndedAndItsJobsGoToOthers) {
   }
   EXPECT_EQ(done, kJobs);
 
-  // When it finally reads, it learns why.
-  stuck->WritesDone();
+  // When it finally reads (within --worker-unread-grace), it learns why.
+  stuck->stream->WritesDone();
   v1::CoordinatorMessage m;
-  while (stuck->Read(&m)) {
+  while (stuck->stream->Read(&m)) {
   }
-  EXPECT_TRUE(HasStatus(stuck->Finish(), grpc::StatusCode::RESOURCE_EXHAUSTED,
+  EXPECT_TRUE(HasStatus(stuck->stream->Finish(), grpc::StatusCode::RESOURCE_EXHAUSTED,
                         "--max-worker-send-queue"));
+}
+
+// gRPC finishes a stream only after its write in flight, which a worker that
+// never reads never lets end: once the grace passes the coordinator cancels
+// the call, and the stream's place among its peer's comes back.
+TEST_F(LimitsTest, EndedStreamThatNeverReadsGivesBackItsPlaceAfterTheGrace) {
+  Start([](rpc::CoordinatorOptions& o) {
+    o.engine.max_worker_concurrency = 100;
+    o.max_worker_send_queue = 216;
+    o.call_limits.max_streams_per_peer = 1;
+    o.worker_unread_grace = absl::Milliseconds(200);
+  });
+  std::vector<v1::JobSpec> specs(100, Spec("q", std::string(64 << 10, 'p')));
+  ASSERT_TRUE(SubmitAll(specs).ok());
+  auto stuck = ConnectStuck("q", 100);
+  ASSERT_TRUE(WaitFor([&] { return StuckLeases() == 100; }));
+  ASSERT_TRUE(FloodUntilEnded(*stuck)) << "the stuck worker was never ended";
+  // The one place this host has is free again although the stuck worker
+  // still reads nothing.
+  EXPECT_TRUE(WaitFor([&] {
+    TestWorker next(NewChannel());
+    return next.Hello("next", "q", 1) != 0;
+  }));
 }
 
 }  // namespace
