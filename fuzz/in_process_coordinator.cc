@@ -40,7 +40,8 @@ InProcessCoordinator::InProcessCoordinator()
     : engine_(&clock_, &random_, &store_, FuzzEngineOptions()),
       call_limits_(FuzzCallLimitOptions()),
       job_service_(&engine_, &store_, &clock_, &call_limits_),
-      worker_service_(&engine_, &store_, &clock_, &call_limits_, kFuzzMaxSendQueue),
+      worker_service_(&engine_, &store_, &clock_, &call_limits_,
+                      rpc::WorkerStreamLimits{.max_send_queue = kFuzzMaxSendQueue}),
       admin_service_(&engine_, &store_) {
   grpc::ServerBuilder builder;
   builder.RegisterService(&job_service_);
