@@ -9,7 +9,7 @@ RUN apt-get update -q \
       cmake ninja-build g++ pkg-config ccache \
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
       libabsl-dev libspdlog-dev libsqlite3-dev libcli11-dev nlohmann-json3-dev \
-      prometheus-cpp-dev libcpp-httplib-dev \
+      prometheus-cpp-dev libcpp-httplib-dev libjemalloc-dev \
       libgtest-dev libgmock-dev \
  && rm -rf /var/lib/apt/lists/*
 # (GTest: the top-level CMakeLists finds it unconditionally, even with tests skipped.)
@@ -31,7 +31,7 @@ FROM debian:bookworm
 RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
       libgrpc++1.51 libprotobuf32 libabsl20220623 libspdlog1.10 libsqlite3-0 \
-      libprometheus-cpp-core1.0 libcpp-httplib0.11 \
+      libprometheus-cpp-core1.0 libcpp-httplib0.11 libjemalloc2 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system conveyor \
  && useradd --system --gid conveyor --home-dir /data --no-create-home --shell /usr/sbin/nologin conveyor \

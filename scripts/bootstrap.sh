@@ -7,7 +7,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev libgtest-dev libgmock-dev libsqlite3-dev
   libcli11-dev nlohmann-json3-dev prometheus-cpp-dev libcpp-httplib-dev
-  libssl-dev openssl python3-grpcio python3-grpc-tools docker-compose
+  libjemalloc-dev libssl-dev openssl python3-grpcio python3-grpc-tools docker-compose
   clang libclang-rt-14-dev llvm-14  # scripts/sanitize.sh: sanitizers, libFuzzer, llvm-symbolizer
 )
 # tests/interop needs Node.js and npm; take Debian's unless some are present.
