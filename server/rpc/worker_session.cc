@@ -342,22 +342,23 @@ absl::Status WorkerSession::HandleReports(WorkerId worker, std::vector<WorkerRep
 }
 
 void WorkerSession::Send(v1::CoordinatorMessage message, uint64_t seq) {
-  bool await = false;
+  uint64_t await = 0;
   Next next;
   {
     absl::MutexLock lock(&mu_);
     if (closing_ || send_stopped_) return;
     gated_.push_back(Gated{seq, std::move(message)});
-    // Each grant gets its own answer, run right after the commit that makes
-    // it durable: no message waits longer than its own grant's commit.
-    if (seq > durable_seq_ && seq > awaited_seq_) {
-      awaited_seq_ = seq;
-      await = true;
+    // One wait at a time, for the oldest grant not yet durable: the commit
+    // that answers it may cover later grants too (see OnDurable), and a
+    // later grant's own commit comes no sooner.
+    if (seq > durable_seq_ && !awaiting_) {
+      awaiting_ = true;
+      await = seq;
     }
     next = ReleaseLocked();
   }
   Act(next);
-  if (await) AwaitDurable(seq);
+  if (await != 0) AwaitDurable(await);
 }
 
 void WorkerSession::AwaitDurable(uint64_t seq) {
@@ -367,17 +368,27 @@ void WorkerSession::AwaitDurable(uint64_t seq) {
 }
 
 void WorkerSession::OnDurable(uint64_t seq, const absl::Status& status) {
+  // How far the commit that made `seq` durable went: every grant it covers
+  // is released now, in one write if none is in flight.
+  const uint64_t durable = status.ok() ? std::max(seq, store_->DurableSeq()) : 0;
   Next next = Next::kNothing;
+  uint64_t await = 0;
   {
     absl::MutexLock lock(&mu_);
+    awaiting_ = false;
     if (closing_ || send_stopped_) return;
     if (!status.ok()) {
       send_stopped_ = true;
       gated_.clear();
       outbox_.clear();
     } else {
-      durable_seq_ = std::max(durable_seq_, seq);
+      durable_seq_ = std::max(durable_seq_, durable);
       next = ReleaseLocked();
+      // What still waits is behind a grant of a later commit.
+      if (!gated_.empty()) {
+        awaiting_ = true;
+        await = gated_.front().seq;
+      }
     }
   }
   if (!status.ok()) {
@@ -387,6 +398,7 @@ void WorkerSession::OnDurable(uint64_t seq, const absl::Status& status) {
     return;
   }
   Act(next);
+  if (await != 0) AwaitDurable(await);
 }
 
 WorkerSession::Next WorkerSession::ReleaseLocked() {

@@ -116,9 +116,11 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   Next ReleaseLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Act(Next next) ABSL_LOCKS_EXCLUDED(mu_);
   // Asks the store to call OnDurable once `seq` is durable (maybe at once).
+  // REQUIRES: the caller set awaiting_.
   void AwaitDurable(uint64_t seq) ABSL_LOCKS_EXCLUDED(mu_);
-  // The store's answer for `seq`: releases what waited for it; an error
-  // ends the stream (the grant cannot be made durable).
+  // The store's answer for `seq`: releases every message whose grant is
+  // now durable and waits for the next one, if any; an error ends the
+  // stream (the grant cannot be made durable).
   void OnDurable(uint64_t seq, const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
   // Moves the next write from outbox_ into writing_msg_: the front message,
   // or as many as the batch limits allow. REQUIRES: outbox_ not empty.
@@ -167,7 +169,7 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   // Messages waiting, in order, for their change or an earlier message's.
   std::deque<Gated> gated_ ABSL_GUARDED_BY(mu_);
   uint64_t durable_seq_ ABSL_GUARDED_BY(mu_) = 0;  // The store said: durable up to here.
-  uint64_t awaited_seq_ ABSL_GUARDED_BY(mu_) = 0;  // Latest seq asked of the store.
+  bool awaiting_ ABSL_GUARDED_BY(mu_) = false;  // A WhenDurable answer is pending.
   // Messages released before Welcome went out.
   std::vector<v1::CoordinatorMessage> held_ ABSL_GUARDED_BY(mu_);
   std::deque<v1::CoordinatorMessage> outbox_ ABSL_GUARDED_BY(mu_);

@@ -71,6 +71,11 @@ void MemoryStore::OnQueueSettingsChanged(uint64_t seq, const std::string& queue,
   recorded_seq_ = seq;
 }
 
+uint64_t MemoryStore::DurableSeq() const {
+  absl::MutexLock lock(&mu_);
+  return recorded_seq_;
+}
+
 void MemoryStore::WhenDurable(uint64_t seq, std::function<void(absl::Status)> done) {
   absl::Status status;
   {

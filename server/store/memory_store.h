@@ -45,6 +45,7 @@ class MemoryStore final : public Store {
   // is 0).
   void WhenDurable(uint64_t seq, std::function<void(absl::Status)> done) override
       ABSL_LOCKS_EXCLUDED(mu_);
+  uint64_t DurableSeq() const override ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status Flush() override ABSL_LOCKS_EXCLUDED(mu_);
   // Counts each change as one commit.
   StoreStats stats() const override ABSL_LOCKS_EXCLUDED(mu_);

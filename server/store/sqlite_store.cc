@@ -113,6 +113,11 @@ void SqliteStore::WhenDurable(uint64_t seq, Callback done) {
   done(std::move(status));
 }
 
+uint64_t SqliteStore::DurableSeq() const {
+  absl::MutexLock lock(&mu_);
+  return durable_seq_;
+}
+
 absl::Status SqliteStore::Flush() {
   absl::MutexLock lock(&mu_);
   const uint64_t target = observed_seq_;

@@ -49,6 +49,11 @@ class Store : public JobObserver {
   // that already happened. `done` must not block.
   virtual void WhenDurable(uint64_t seq, std::function<void(absl::Status)> done) = 0;
 
+  // Every change with a sequence number up to this one is durable (0: none
+  // yet). Cheap; a WhenDurable callback may call it to learn how far the
+  // commit that woke it went.
+  virtual uint64_t DurableSeq() const = 0;
+
   // Blocks until every change observed so far is durable. Returns the
   // writer's error, if any.
   virtual absl::Status Flush() = 0;
