@@ -53,11 +53,6 @@ uint64_t SqliteCheckpointer::completed() const {
   return completed_;
 }
 
-uint64_t SqliteCheckpointer::failed() const {
-  absl::MutexLock lock(&mu_);
-  return failed_;
-}
-
 void SqliteCheckpointer::Loop() {
   pthread_setname_np(pthread_self(), "conveyor-ckpt");
   while (true) {
@@ -70,9 +65,8 @@ void SqliteCheckpointer::Loop() {
       if (stopping_) return;
       start_frames_ = frames_;
     }
-    int log_frames = 0, copied = 0;
-    const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE,
-                                             &log_frames, &copied);
+    const int rc =
+        sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     absl::MutexLock lock(&mu_);
     if (rc == SQLITE_OK) {
       ++completed_;

@@ -45,9 +45,8 @@ class SqliteCheckpointer {
   // checkpoint.
   void OnCommit(int frames) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Checkpoints that completed, and those that failed.
+  // Checkpoints that completed.
   uint64_t completed() const ABSL_LOCKS_EXCLUDED(mu_);
-  uint64_t failed() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   SqliteCheckpointer(sqlite3* db, int threshold_frames);
@@ -60,7 +59,7 @@ class SqliteCheckpointer {
   int start_frames_ ABSL_GUARDED_BY(mu_) = 0;  // In it when the last checkpoint began.
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t completed_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t failed_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t failed_ ABSL_GUARDED_BY(mu_) = 0;  // Counts the warnings down.
   std::thread thread_;
 };
 

@@ -33,7 +33,7 @@ class SqliteDatabase {
   // process or another) has the file open. FAILED_PRECONDITION too for a
   // schema version newer than this code; UNAVAILABLE or INTERNAL with
   // SQLite's message for other failures. Checkpoints run on their own
-  // thread (SqliteCheckpointer), never inside Write.
+  // thread (SqliteCheckpointer); Write runs one only at the cap below.
   static absl::StatusOr<std::unique_ptr<SqliteDatabase>> Open(const std::string& path, bool fsync);
   ~SqliteDatabase();
   SqliteDatabase(const SqliteDatabase&) = delete;
@@ -52,8 +52,8 @@ class SqliteDatabase {
   // Background checkpoints completed so far.
   uint64_t checkpoints() const;
 
-  // The WAL size (pages) at which the checkpointer starts: SQLite's default
-  // automatic checkpoint threshold.
+  // New WAL pages (4 KiB frames) that start a background checkpoint: ten
+  // times SQLite's automatic threshold, since no commit waits for it.
   static constexpr int kCheckpointFrames = 10000;
   // The WAL size at which a commit checkpoints inline after all, so that the
   // WAL starts over (see OnWalCommit): about 256 MB of 4 KiB pages.
@@ -66,10 +66,7 @@ class SqliteDatabase {
    public:
     explicit UniqueFd(int fd = -1) : fd_(fd) {}
     UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    UniqueFd& operator=(UniqueFd&& other) noexcept {
-      std::swap(fd_, other.fd_);
-      return *this;
-    }
+    UniqueFd& operator=(UniqueFd&&) = delete;
     ~UniqueFd();
     int get() const { return fd_; }
 

@@ -70,9 +70,9 @@ class SqliteStore final : public Store {
   // durable gets OK, any other FAILED_PRECONDITION.
   void WhenDurable(uint64_t seq, std::function<void(absl::Status)> done) override
       ABSL_LOCKS_EXCLUDED(mu_);
+  uint64_t DurableSeq() const override ABSL_LOCKS_EXCLUDED(mu_);
   // After Close(), FAILED_PRECONDITION if changes were dropped. REQUIRES: not
   // called from a WhenDurable callback (it runs on the writer thread).
-  uint64_t DurableSeq() const override ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status Flush() override ABSL_LOCKS_EXCLUDED(mu_);
   // Commits what is pending, fails the callbacks still waiting with
   // FAILED_PRECONDITION, joins the writer thread, closes the file.

@@ -168,9 +168,9 @@ TEST(SqliteStoreTest, FsyncOptionWorks) {
   EXPECT_EQ(store->Recover()->jobs.size(), 1u);
 }
 
-// Commits never run the checkpoint: it happens on the checkpointer's own
-// connection while the store is open, so the database file itself (not just
-// its WAL) fills up, and nothing is lost.
+// Checkpoints run on the checkpointer's connection (counted, unlike SQLite's
+// automatic ones inside a commit) while the store is open, so the database
+// file itself (not just its WAL) fills up, and nothing is lost.
 TEST(SqliteStoreTest, CheckpointsRunBesideTheCommitsAndLoseNothing) {
   testing::TempDir dir;
   const std::string path = dir.path() + "/db";
