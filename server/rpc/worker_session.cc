@@ -329,31 +329,41 @@ absl::Status WorkerSession::HandleReports(WorkerId worker, std::vector<WorkerRep
     }
     broken = s;  // PERMISSION_DENIED, INVALID_ARGUMENT: the worker is broken.
   }
+  // Acks wait in the same line as grants: the commit that makes these
+  // results durable usually also makes the grants of the slots they freed
+  // durable, and then both leave in one write.
   if (!accepted.empty()) {
-    store_->WhenDurable(out.seq, [self = shared_from_this(),
-                                  accepted = std::move(accepted)](absl::Status s) {
-      const std::string reason = s.ok() ? "" : StoreFailed(s).ToString();
-      for (const auto& [job_id, token] : accepted) {
-        self->Send(MakeAck(job_id, token, s.ok(), reason));
-      }
-    });
+    std::vector<Gated> acks;
+    acks.reserve(accepted.size());
+    for (const auto& [job_id, token] : accepted) {
+      acks.push_back(Gated{out.seq, MakeAck(job_id, token, true, "")});
+    }
+    Send(std::move(acks));
   }
   return broken;
 }
 
 void WorkerSession::Send(v1::CoordinatorMessage message, uint64_t seq) {
+  std::vector<Gated> one;
+  one.push_back(Gated{seq, std::move(message)});
+  Send(std::move(one));
+}
+
+void WorkerSession::Send(std::vector<Gated> messages) {
   uint64_t await = 0;
   Next next;
   {
     absl::MutexLock lock(&mu_);
     if (closing_ || send_stopped_) return;
-    gated_.push_back(Gated{seq, std::move(message)});
-    // One wait at a time, for the oldest grant not yet durable: the commit
-    // that answers it may cover later grants too (see OnDurable), and a
-    // later grant's own commit comes no sooner.
-    if (seq > durable_seq_ && !awaiting_) {
-      awaiting_ = true;
-      await = seq;
+    for (Gated& m : messages) {
+      // One wait at a time, for the oldest change not yet durable: the
+      // commit that answers it may cover later ones too (see OnDurable),
+      // and a later change's own commit comes no sooner.
+      if (m.seq > durable_seq_ && !awaiting_) {
+        awaiting_ = true;
+        await = m.seq;
+      }
+      gated_.push_back(std::move(m));
     }
     next = ReleaseLocked();
   }
@@ -392,7 +402,7 @@ void WorkerSession::OnDurable(uint64_t seq, const absl::Status& status) {
     }
   }
   if (!status.ok()) {
-    spdlog::error("worker stream ended: a lease grant could not be made durable peer={} "
+    spdlog::error("worker stream ended: a lease grant or a result could not be made durable peer={} "
                   "error=\"{}\"", peer_, status.ToString());
     CloseSoon(ToGrpcStatus(StoreFailed(status)));  // UNAVAILABLE: the worker reconnects.
     return;

@@ -101,13 +101,22 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   // Release, Progress); false otherwise.
   static bool AddReport(const v1::WorkerMessage& message, std::vector<WorkerReport>& reports);
   // Hands the results to the engine in one call and answers each
-  // Complete/Fail/Release: once durable if the engine took it, at once if
-  // the lease was lost; protocol errors come back as the status.
+  // Complete/Fail/Release, in order with the grants: once durable if the
+  // engine took it (if the store fails, the stream ends and the worker sends
+  // the result again on its next one), with no commit of its own if the
+  // lease was lost; protocol errors come back as the status.
   absl::Status HandleReports(WorkerId worker, std::vector<WorkerReport> reports);
   // Queues a message behind every one sent before it; it goes out once the
   // store's change `seq` is durable (0: nothing to wait for). Starts a write
   // if none is in flight.
   void Send(v1::CoordinatorMessage message, uint64_t seq = 0) ABSL_LOCKS_EXCLUDED(mu_);
+  // A message and the change that must be durable before it goes out.
+  struct Gated {
+    uint64_t seq;
+    v1::CoordinatorMessage message;
+  };
+  // Queues `messages` in order, each as Send above, under one lock.
+  void Send(std::vector<Gated> messages) ABSL_LOCKS_EXCLUDED(mu_);
   // What to do once mu_ is released, after messages moved towards the wire.
   enum class Next { kNothing, kWrite, kOverflow };
   // Moves the messages at gated_'s front whose change is durable on to
@@ -118,9 +127,9 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   // Asks the store to call OnDurable once `seq` is durable (maybe at once).
   // REQUIRES: the caller set awaiting_.
   void AwaitDurable(uint64_t seq) ABSL_LOCKS_EXCLUDED(mu_);
-  // The store's answer for `seq`: releases every message whose grant is
+  // The store's answer for `seq`: releases every message whose change is
   // now durable and waits for the next one, if any; an error ends the
-  // stream (the grant cannot be made durable).
+  // stream (a grant or a result cannot be made durable).
   void OnDurable(uint64_t seq, const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
   // Moves the next write from outbox_ into writing_msg_: the front message,
   // or as many as the batch limits allow. REQUIRES: outbox_ not empty.
@@ -161,11 +170,6 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   bool welcomed_ ABSL_GUARDED_BY(mu_) = false;
   // Welcome.max_batch: 0 sends every message on its own.
   int max_batch_ ABSL_GUARDED_BY(mu_) = 0;
-  // A message and the change that must be durable before it goes out.
-  struct Gated {
-    uint64_t seq;
-    v1::CoordinatorMessage message;
-  };
   // Messages waiting, in order, for their change or an earlier message's.
   std::deque<Gated> gated_ ABSL_GUARDED_BY(mu_);
   uint64_t durable_seq_ ABSL_GUARDED_BY(mu_) = 0;  // The store said: durable up to here.

@@ -140,5 +140,41 @@ TEST_F(GrantDurabilityTest, MessagesWithoutAGrantGoAtOnce) {
   EXPECT_FALSE(ack->ack().accepted());
 }
 
+TEST_F(GrantDurabilityTest, ResultAckAndTheGrantOfTheFreedSlotLeaveInOneWrite) {
+  TestWorker worker(channel_);
+  ASSERT_NE(worker.Hello("w", "q", 1, /*max_batch=*/64), 0u);
+  const JobId first = Submit("q").value;
+  const JobId second = Submit("q").value;
+  auto a = worker.NextAssignment();
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_EQ(a->job().id(), first.value);
+
+  // The result and the grant of the slot it frees are one commit: the ack
+  // is not sent before it, and then both go out together.
+  StallWriter();
+  ASSERT_TRUE(worker.Complete(first.value, a->fencing_token(), "done"));
+  auto early = worker.Next(absl::Milliseconds(500));
+  EXPECT_FALSE(early.has_value()) << "acked before the result was durable: "
+                                  << early->DebugString();
+  resume_.Notify();
+  auto m = worker.Next();
+  ASSERT_TRUE(m.has_value());
+  std::vector<v1::CoordinatorMessage> got = Unpack(*m);
+  ASSERT_EQ(got.size(), 2u) << m->DebugString();
+  int acks = 0, assignments = 0;
+  for (const v1::CoordinatorMessage& g : got) {
+    if (g.has_ack()) {
+      ++acks;
+      EXPECT_EQ(g.ack().job_id(), first.value);
+      EXPECT_TRUE(g.ack().accepted());
+    } else if (g.has_assignment()) {
+      ++assignments;
+      EXPECT_EQ(g.assignment().job().id(), second.value);
+    }
+  }
+  EXPECT_EQ(acks, 1) << m->DebugString();
+  EXPECT_EQ(assignments, 1) << m->DebugString();
+}
+
 }  // namespace
 }  // namespace conveyor::testing
