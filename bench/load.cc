@@ -125,7 +125,8 @@ absl::StatusOr<absl::Time> WaitForEnded(v1::AdminService::Stub& admin, const std
 }
 
 absl::StatusOr<Verification> VerifyJobs(v1::JobService::Stub& jobs, const std::string& queue,
-                                        const std::vector<uint64_t>& ids) {
+                                        const std::vector<uint64_t>& ids,
+                                        const std::function<void(const v1::Job&)>& visit) {
   Verification v;
   v.expected = static_cast<int64_t>(ids.size());
   if (ids.empty()) return v;
@@ -134,7 +135,7 @@ absl::StatusOr<Verification> VerifyJobs(v1::JobService::Stub& jobs, const std::s
   req.set_queue(queue);
   req.set_state(v1::JOB_STATE_SUCCEEDED);
   req.set_page_size(1000);
-  req.set_omit_payloads(true);
+  req.set_omit_payloads(visit == nullptr);
   req.set_page_token(absl::StrCat(ids.front() - 1));
   while (true) {
     grpc::ClientContext ctx;
@@ -163,6 +164,7 @@ absl::StatusOr<Verification> VerifyJobs(v1::JobService::Stub& jobs, const std::s
         if (attempt.outcome() == v1::Attempt::OUTCOME_SUCCEEDED) worker = attempt.worker_name();
       }
       ++v.per_worker[worker];
+      if (visit) visit(job);
     }
     if (past_end || resp.next_page_token().empty()) break;
     req.set_page_token(resp.next_page_token());

@@ -2,6 +2,7 @@
 #define CONVEYOR_BENCH_LOAD_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -57,8 +58,10 @@ struct Verification {
 
 // Lists the queue's SUCCEEDED jobs (paging from the smallest of `ids`) and
 // checks each of `ids` (ascending) is there exactly once with one attempt.
-absl::StatusOr<Verification> VerifyJobs(v1::JobService::Stub& jobs, const std::string& queue,
-                                        const std::vector<uint64_t>& ids);
+// `visit`, when set, sees each of those jobs once, with its result.
+absl::StatusOr<Verification> VerifyJobs(
+    v1::JobService::Stub& jobs, const std::string& queue, const std::vector<uint64_t>& ids,
+    const std::function<void(const v1::Job&)>& visit = nullptr);
 
 // Max/min of the per-worker counts, over `workers` workers (those absent
 // count 0, giving infinity).

@@ -101,6 +101,10 @@ int main(int argc, char** argv) {
   app.add_option("--rate", config.rate, "latency: jobs/s, open loop")->capture_default_str();
   app.add_option("--duration", duration, "latency: measured time, e.g. 10s")
       ->capture_default_str();
+  app.add_option("--wait-every", config.wait_every,
+                 "latency: also WaitJob on one job in this many (completion-seen)")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
   app.add_option("--scale-workers", scale_workers, "scale: worker process counts")
       ->capture_default_str();
   app.add_option("--scale-jobs", config.scale_jobs, "scale: jobs per worker count")

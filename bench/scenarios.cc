@@ -7,6 +7,7 @@
 #include <optional>
 #include <thread>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -176,22 +177,21 @@ namespace {
 struct LatencyState {
   absl::Mutex mu;
   int64_t outstanding ABSL_GUARDED_BY(mu) = 0;
-  LogHistogram to_grant ABSL_GUARDED_BY(mu);
-  LogHistogram to_start ABSL_GUARDED_BY(mu);
   LogHistogram to_done ABSL_GUARDED_BY(mu);
   LogHistogram to_ack ABSL_GUARDED_BY(mu);
+  // Every job submitted, and when each recorded one was sent.
   std::vector<uint64_t> ids ABSL_GUARDED_BY(mu);
+  absl::flat_hash_map<uint64_t, absl::Time> sent_at ABSL_GUARDED_BY(mu);
   int64_t errors ABSL_GUARDED_BY(mu) = 0;
-  // Recorded jobs that did not succeed with a started-at result.
-  int64_t unmeasured ABSL_GUARDED_BY(mu) = 0;
   std::string first_error ABSL_GUARDED_BY(mu);
 };
 
-// One job's Submit, then its WaitJob.
+// One job's Submit, then (for one job in --wait-every) its WaitJob.
 struct LatencyCall {
   LatencyState* state;
   v1::JobService::Stub* stub;
   bool record;
+  bool wait;
   absl::Time sent;
   grpc::ClientContext submit_context;
   v1::SubmitResponse submit_response;
@@ -211,11 +211,21 @@ struct LatencyCall {
       delete this;
       return;
     }
-    if (record) {
+    const uint64_t id = submit_response.results(0).id();
+    {
       absl::MutexLock lock(&state->mu);
-      state->to_ack.Record(absl::ToInt64Nanoseconds(acked - sent));
+      state->ids.push_back(id);
+      if (record) {
+        state->to_ack.Record(absl::ToInt64Nanoseconds(acked - sent));
+        state->sent_at[id] = sent;
+      }
+      if (!wait) {
+        --state->outstanding;
+        delete this;
+        return;
+      }
     }
-    wait_request.set_id(submit_response.results(0).id());
+    wait_request.set_id(id);
     wait_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(120)));
     stub->async()->WaitJob(&wait_context, &wait_request, &job,
                            [this](grpc::Status s) { OnEnded(s); });
@@ -230,18 +240,8 @@ struct LatencyCall {
     {
       absl::MutexLock lock(&state->mu);
       --state->outstanding;
-      state->ids.push_back(job.id());
-      int64_t handler_start_ns = 0;
-      if (record && job.state() == v1::JOB_STATE_SUCCEEDED && job.history_size() > 0 &&
-          absl::SimpleAtoi(job.result(), &handler_start_ns)) {
-        // The started-at handler's result: when it began, on this machine's clock.
-        const absl::Time granted = FromProto(job.history(0).started_at());
-        state->to_grant.Record(absl::ToInt64Nanoseconds(granted - sent));
-        state->to_start.Record(
-            absl::ToInt64Nanoseconds(absl::FromUnixNanos(handler_start_ns) - sent));
+      if (record && job.state() == v1::JOB_STATE_SUCCEEDED) {
         state->to_done.Record(absl::ToInt64Nanoseconds(seen - sent));
-      } else if (record) {
-        ++state->unmeasured;
       }
     }
     delete this;
@@ -251,8 +251,8 @@ struct LatencyCall {
 // Submits one job per call at `rate` for `duration`, open loop: a send never
 // waits for an earlier reply. Returns how far behind schedule sends fell.
 absl::Duration OpenLoop(const Stubs& stubs, const v1::SubmitRequest& request, double rate,
-                        absl::Duration duration, bool record, LatencyState& state,
-                        int64_t* sent_count) {
+                        absl::Duration duration, int wait_every, bool record,
+                        LatencyState& state, int64_t* sent_count) {
   const absl::Time start = absl::Now();
   const int64_t total = static_cast<int64_t>(rate * absl::ToDoubleSeconds(duration));
   absl::Duration worst_lag;
@@ -272,6 +272,7 @@ absl::Duration OpenLoop(const Stubs& stubs, const v1::SubmitRequest& request, do
     call->state = &state;
     call->stub = stubs.stubs[i % stubs.stubs.size()];
     call->record = record;
+    call->wait = i % wait_every == 0;
     call->submit_context.set_deadline(absl::ToChronoTime(now + absl::Seconds(60)));
     call->sent = absl::Now();
     call->stub->async()->Submit(&call->submit_context, &request, &call->submit_response,
@@ -310,9 +311,10 @@ absl::Status RunLatency(const BenchConfig& config, Report& report) {
   int64_t sent = 0;
   // Warm-up (connections, allocator, SQLite pages), not recorded.
   const absl::Duration warmup = std::min(absl::Seconds(1), config.duration / 5);
-  OpenLoop(stubs, request, config.rate, warmup, /*record=*/false, state, &sent);
-  const absl::Duration lag =
-      OpenLoop(stubs, request, config.rate, config.duration, /*record=*/true, state, &sent);
+  OpenLoop(stubs, request, config.rate, warmup, config.wait_every, /*record=*/false, state,
+           &sent);
+  const absl::Duration lag = OpenLoop(stubs, request, config.rate, config.duration,
+                                      config.wait_every, /*record=*/true, state, &sent);
   {
     absl::MutexLock lock(&state.mu);
     const absl::Time deadline = absl::Now() + absl::Seconds(120);
@@ -327,22 +329,42 @@ absl::Status RunLatency(const BenchConfig& config, Report& report) {
                                               " calls failed; first: ", state.first_error));
     }
   }
+  // Every job's handler start and grant, from its listing once all ended.
+  auto ended = WaitForEnded(c.admin(), config.queue, /*before_terminal=*/0, sent);
+  if (!ended.ok()) return ended.status();
   absl::MutexLock lock(&state.mu);
+  LogHistogram to_grant, to_start;
+  int64_t measured = 0;
+  std::sort(state.ids.begin(), state.ids.end());
+  auto verified = VerifyJobs(c.jobs(), config.queue, state.ids, [&](const v1::Job& job) {
+    auto it = state.sent_at.find(job.id());
+    int64_t handler_start_ns = 0;
+    if (it == state.sent_at.end() || job.history_size() == 0 ||
+        !absl::SimpleAtoi(job.result(), &handler_start_ns)) {
+      return;
+    }
+    // The started-at handler's result: when it began, on this machine's clock.
+    ++measured;
+    to_grant.Record(absl::ToInt64Nanoseconds(FromProto(job.history(0).started_at()) - it->second));
+    to_start.Record(absl::ToInt64Nanoseconds(absl::FromUnixNanos(handler_start_ns) - it->second));
+  });
+  if (!verified.ok()) return verified.status();
   report.Add(name, absl::StrCat("open loop, 1 job/call, ", absl::FormatDuration(config.duration)),
              config.rate, "jobs/s");
   report.Add(name, "worst send lag behind schedule", absl::ToDoubleMilliseconds(lag), "ms");
-  if (state.unmeasured != 0) {
-    return absl::InternalError(absl::StrCat("latency: ", state.unmeasured,
-                                            " jobs ended without a started-at result"));
+  const int64_t unmeasured = static_cast<int64_t>(state.sent_at.size()) - measured;
+  if (unmeasured != 0) {
+    return absl::InternalError(
+        absl::StrCat("latency: ", unmeasured, " jobs did not succeed with a started-at result"));
   }
-  ReportPercentiles(report, name, "submit->lease granted (coordinator)", state.to_grant);
-  ReportPercentiles(report, name, "submit->handler-start", state.to_start, Target::AtMost(2),
+  ReportPercentiles(report, name, "submit->lease granted (coordinator)", to_grant);
+  ReportPercentiles(report, name, "submit->handler-start", to_start, Target::AtMost(2),
                     Target::AtMost(5));
-  ReportPercentiles(report, name, "submit->completion-seen", state.to_done);
+  ReportPercentiles(report, name,
+                    absl::StrCat("submit->completion-seen (WaitJob, 1 job in ",
+                                 config.wait_every, ")"),
+                    state.to_done);
   ReportPercentiles(report, name, "submit->ack (durable)", state.to_ack);
-  std::sort(state.ids.begin(), state.ids.end());
-  auto verified = VerifyJobs(c.jobs(), config.queue, state.ids);
-  if (!verified.ok()) return verified.status();
   verified->expected = sent;
   verified->lost = sent - verified->succeeded;
   ReportVerification(report, name, "all", *verified);

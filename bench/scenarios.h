@@ -32,6 +32,9 @@ struct BenchConfig {
   // latency: open-loop rate and how long it is measured (after a warm-up).
   double rate = 2000;
   absl::Duration duration = absl::Seconds(10);
+  // latency: one job in this many is also waited for (WaitJob), for the
+  // completion-seen figures; 1 waits for every job.
+  int wait_every = 10;
   // scale
   std::vector<int> scale_workers = {1, 2, 4, 8};
   int64_t scale_jobs = 100'000;
