@@ -106,10 +106,15 @@ void WorkerSession::OnReadDone(bool ok) {
 
 void WorkerSession::OnWriteDone(bool ok) {
   bool write_next = false;
+  bool linger = false;
   {
     absl::MutexLock lock(&mu_);
     if (!ok) closing_ = true;
-    if (!closing_ && !outbox_.empty()) {
+    if (!closing_ && !outbox_.empty() && ShouldLingerLocked()) {
+      writing_ = false;
+      if (linger_armed_) return;
+      linger = linger_armed_ = true;
+    } else if (!closing_ && !outbox_.empty()) {
       TakeNextWriteLocked();
       write_next = true;
     } else {
@@ -117,7 +122,9 @@ void WorkerSession::OnWriteDone(bool ok) {
       if (!closing_ || !TakeFinishLocked()) return;
     }
   }
-  if (write_next) {
+  if (linger) {
+    ArmLinger();
+  } else if (write_next) {
     StartWrite(&writing_msg_);
   } else {
     FinishNow();
@@ -427,9 +434,45 @@ WorkerSession::Next WorkerSession::ReleaseLocked() {
     }
   }
   if (writing_ || outbox_.empty()) return Next::kNothing;
+  if (ShouldLingerLocked()) {
+    if (linger_armed_) return Next::kNothing;
+    linger_armed_ = true;
+    return Next::kLinger;
+  }
   writing_ = true;
   TakeNextWriteLocked();
   return Next::kWrite;
+}
+
+bool WorkerSession::ShouldLingerLocked() const {
+  if (max_batch_ <= 1 || limits_.ack_linger <= absl::ZeroDuration()) return false;
+  return std::all_of(outbox_.begin(), outbox_.end(), [](const v1::CoordinatorMessage& m) {
+    return m.has_ack() && m.ack().accepted();
+  });
+}
+
+void WorkerSession::ArmLinger() {
+  // One alarm per linger, deleted by its own callback (gRPC keeps the alarm's
+  // state alive until the callback returns); it holds the session alive.
+  auto* alarm = new grpc::Alarm;
+  alarm->Set(absl::ToChronoTime(absl::Now() + limits_.ack_linger),
+             [self = shared_from_this(), alarm](bool) mutable {
+               delete alarm;
+               // Dropped before returning: the last reference may go here.
+               auto session = std::move(self);
+               session->OnLingerDone();
+             });
+}
+
+void WorkerSession::OnLingerDone() {
+  {
+    absl::MutexLock lock(&mu_);
+    linger_armed_ = false;
+    if (closing_ || send_stopped_ || writing_ || outbox_.empty()) return;
+    writing_ = true;
+    TakeNextWriteLocked();
+  }
+  StartWrite(&writing_msg_);
 }
 
 void WorkerSession::Act(Next next) {
@@ -438,6 +481,9 @@ void WorkerSession::Act(Next next) {
       return;
     case Next::kWrite:
       StartWrite(&writing_msg_);
+      return;
+    case Next::kLinger:
+      ArmLinger();
       return;
     case Next::kOverflow:
       spdlog::warn("worker stream over --max-worker-send-queue peer={} queued={}", peer_,

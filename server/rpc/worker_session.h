@@ -27,6 +27,11 @@ struct WorkerStreamLimits {
   // How long an ended stream's pending write may wait for the worker to
   // read before the call is cancelled.
   absl::Duration unread_grace = absl::Seconds(10);
+  // How long accepted-result acks with nothing else to go out may wait for
+  // company, to batching workers (Hello.max_batch > 1): nothing waits on an
+  // ack but the worker's own bookkeeping, so a few of them per write save
+  // a write and a wake-up each. Zero sends them at once.
+  absl::Duration ack_linger = absl::Milliseconds(10);
 };
 
 // One worker's Connect stream: reads its messages one at a time and turns
@@ -42,7 +47,8 @@ struct WorkerStreamLimits {
 // in: those after a waiting Assignment wait with it. Each grant is released
 // right after the commit that makes it durable (one commit of delay, no
 // more); what is released while a write is in flight goes in the next one
-// (batching as above).
+// (batching as above). Acks alone wait up to `limits.ack_linger` for more
+// to go with them.
 //
 // Protocol errors (a message before Hello, a second Hello, an empty message,
 // another worker's lease token, an oversized result) end the stream with
@@ -118,7 +124,7 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   // Queues `messages` in order, each as Send above, under one lock.
   void Send(std::vector<Gated> messages) ABSL_LOCKS_EXCLUDED(mu_);
   // What to do once mu_ is released, after messages moved towards the wire.
-  enum class Next { kNothing, kWrite, kOverflow };
+  enum class Next { kNothing, kWrite, kOverflow, kLinger };
   // Moves the messages at gated_'s front whose change is durable on to
   // held_ (before Welcome) or outbox_, and takes the next write if none is
   // in flight.
@@ -131,6 +137,13 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   // now durable and waits for the next one, if any; an error ends the
   // stream (a grant or a result cannot be made durable).
   void OnDurable(uint64_t seq, const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether outbox_ should wait for company (see WorkerStreamLimits::ack_linger):
+  // it holds only acks, to a batching worker.
+  bool ShouldLingerLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts the ack linger's alarm. REQUIRES: the caller set linger_armed_.
+  void ArmLinger() ABSL_LOCKS_EXCLUDED(mu_);
+  // The linger's end: writes what waits, if no write is in flight.
+  void OnLingerDone() ABSL_LOCKS_EXCLUDED(mu_);
   // Moves the next write from outbox_ into writing_msg_: the front message,
   // or as many as the batch limits allow. REQUIRES: outbox_ not empty.
   void TakeNextWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -179,6 +192,7 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   std::deque<v1::CoordinatorMessage> outbox_ ABSL_GUARDED_BY(mu_);
   v1::CoordinatorMessage writing_msg_;  // The write in flight; touched only by its writer.
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool linger_armed_ ABSL_GUARDED_BY(mu_) = false;  // An ack linger's alarm is pending.
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   // Over max_send_queue_, or the store failed: send nothing more, CloseSoon.
   bool send_stopped_ ABSL_GUARDED_BY(mu_) = false;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,7 +33,7 @@ class GrantDurabilityTest : public ::testing::Test {
     engine_ = std::make_unique<Engine>(&clock_, &random_, store_.get(), EngineOptions{});
     ASSERT_TRUE(engine_->Restore(*std::move(recovered)).ok());
     service_ = std::make_unique<rpc::WorkerService>(engine_.get(), store_.get(), &clock_, &limits_,
-                                                    rpc::WorkerStreamLimits{});
+                                                    StreamLimits());
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -42,6 +43,8 @@ class GrantDurabilityTest : public ::testing::Test {
     channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
                                    grpc::InsecureChannelCredentials());
   }
+
+  virtual rpc::WorkerStreamLimits StreamLimits() const { return {}; }
 
   void TearDown() override {
     if (!resume_.HasBeenNotified()) resume_.Notify();
@@ -174,6 +177,66 @@ TEST_F(GrantDurabilityTest, ResultAckAndTheGrantOfTheFreedSlotLeaveInOneWrite) {
   }
   EXPECT_EQ(acks, 1) << m->DebugString();
   EXPECT_EQ(assignments, 1) << m->DebugString();
+}
+
+// Acks with nothing else to go out wait (here up to 300 ms) for company.
+class AckLingerTest : public GrantDurabilityTest {
+ protected:
+  rpc::WorkerStreamLimits StreamLimits() const override {
+    rpc::WorkerStreamLimits limits;
+    limits.ack_linger = absl::Milliseconds(300);
+    return limits;
+  }
+};
+
+TEST_F(AckLingerTest, AcksAloneWaitForCompanyThenGoTogether) {
+  TestWorker worker(channel_);
+  ASSERT_NE(worker.Hello("w", "q", 2, /*max_batch=*/64), 0u);
+  const JobId first = Submit("q").value;
+  const JobId second = Submit("q").value;
+  std::vector<v1::Assignment> assigned;
+  while (assigned.size() < 2) {
+    auto m = worker.Next();
+    ASSERT_TRUE(m.has_value());
+    for (const v1::CoordinatorMessage& g : Unpack(*m)) {
+      ASSERT_TRUE(g.has_assignment()) << g.DebugString();
+      assigned.push_back(g.assignment());
+    }
+  }
+  ASSERT_EQ(std::set<uint64_t>({assigned[0].job().id(), assigned[1].job().id()}),
+            std::set<uint64_t>({first.value, second.value}));
+
+  ASSERT_TRUE(worker.Complete(assigned[0].job().id(), assigned[0].fencing_token(), "one"));
+  auto early = worker.Next(absl::Milliseconds(100));
+  EXPECT_FALSE(early.has_value()) << "an ack alone went at once: " << early->DebugString();
+  ASSERT_TRUE(worker.Complete(assigned[1].job().id(), assigned[1].fencing_token(), "two"));
+  auto m = worker.Next();
+  ASSERT_TRUE(m.has_value());
+  std::vector<v1::CoordinatorMessage> got = Unpack(*m);
+  ASSERT_EQ(got.size(), 2u) << m->DebugString();
+  EXPECT_TRUE(got[0].has_ack() && got[0].ack().accepted()) << got[0].DebugString();
+  EXPECT_TRUE(got[1].has_ack() && got[1].ack().accepted()) << got[1].DebugString();
+}
+
+TEST_F(AckLingerTest, AnAckAloneStillGoesAfterTheLinger) {
+  TestWorker worker(channel_);
+  ASSERT_NE(worker.Hello("w", "q", 1, /*max_batch=*/64), 0u);
+  Submit("q");
+  auto a = worker.NextAssignment();
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_TRUE(worker.CompleteAcked(*a, "done").ok());
+}
+
+TEST_F(AckLingerTest, AWorkerThatDoesNotBatchGetsItsAckAtOnce) {
+  TestWorker worker(channel_);
+  ASSERT_NE(worker.Hello("w", "q", 1), 0u);
+  Submit("q");
+  auto a = worker.NextAssignment();
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(worker.Complete(a->job().id(), a->fencing_token(), "done"));
+  auto ack = worker.Next(absl::Milliseconds(250));  // Well inside the linger.
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_TRUE(ack->has_ack() && ack->ack().accepted()) << ack->DebugString();
 }
 
 }  // namespace
