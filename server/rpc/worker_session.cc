@@ -409,8 +409,8 @@ void WorkerSession::OnDurable(uint64_t seq, const absl::Status& status) {
     }
   }
   if (!status.ok()) {
-    spdlog::error("worker stream ended: a lease grant or a result could not be made durable peer={} "
-                  "error=\"{}\"", peer_, status.ToString());
+    spdlog::error("worker stream ended: a lease grant or a result could not be made durable "
+                  "peer={} error=\"{}\"", peer_, status.ToString());
     CloseSoon(ToGrpcStatus(StoreFailed(status)));  // UNAVAILABLE: the worker reconnects.
     return;
   }
