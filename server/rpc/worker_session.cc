@@ -105,29 +105,23 @@ void WorkerSession::OnReadDone(bool ok) {
 }
 
 void WorkerSession::OnWriteDone(bool ok) {
-  bool write_next = false;
-  bool linger = false;
+  Next next = Next::kNothing;
+  bool finish = false;
   {
     absl::MutexLock lock(&mu_);
     if (!ok) closing_ = true;
-    if (!closing_ && !outbox_.empty() && ShouldLingerLocked()) {
-      writing_ = false;
-      if (linger_armed_) return;
-      linger = linger_armed_ = true;
-    } else if (!closing_ && !outbox_.empty()) {
-      TakeNextWriteLocked();
-      write_next = true;
+    writing_ = false;
+    if (!closing_ && !outbox_.empty()) {
+      next = StartNextWriteLocked();
     } else {
-      writing_ = false;
       if (!closing_ || !TakeFinishLocked()) return;
+      finish = true;
     }
   }
-  if (linger) {
-    ArmLinger();
-  } else if (write_next) {
-    StartWrite(&writing_msg_);
-  } else {
+  if (finish) {
     FinishNow();
+  } else {
+    Act(next);
   }
 }
 
@@ -312,10 +306,11 @@ absl::Status WorkerSession::HandleReports(WorkerId worker, std::vector<WorkerRep
     reported.push_back({r.job.value, r.token.value, r.kind == WorkerReport::Kind::kProgress});
   }
   Engine::ReportAnswers out = engine_->Report(worker, std::move(reports));
-  // Results the engine took are acknowledged once durable, all with one
-  // wait; results whose lease was lost at once. Progress gets no answer: a
-  // stale token only means the job moved on.
-  std::vector<std::pair<uint64_t, uint64_t>> accepted;
+  // Results the engine took are acknowledged once durable, in the same line
+  // as grants: the commit that makes them durable usually also makes the
+  // grants of the slots they freed durable, and then both leave in one
+  // write. Results whose lease was lost need no commit. Progress gets no
+  // answer: a stale token only means the job moved on.
   absl::Status broken;
   for (size_t i = 0; i < out.answers.size(); ++i) {
     const Reported& r = reported[i];
@@ -323,7 +318,7 @@ absl::Status WorkerSession::HandleReports(WorkerId worker, std::vector<WorkerRep
     if (answer.ok()) {
       SPDLOG_DEBUG("job reported id={} token={} state={} attempts={}", r.job_id, r.token,
                    JobStateName(answer->state), answer->attempts);
-      if (!r.progress) accepted.emplace_back(r.job_id, r.token);
+      if (!r.progress) Send(MakeAck(r.job_id, r.token, true, ""), out.seq);
       continue;
     }
     const absl::Status& s = answer.status();
@@ -336,41 +331,22 @@ absl::Status WorkerSession::HandleReports(WorkerId worker, std::vector<WorkerRep
     }
     broken = s;  // PERMISSION_DENIED, INVALID_ARGUMENT: the worker is broken.
   }
-  // Acks wait in the same line as grants: the commit that makes these
-  // results durable usually also makes the grants of the slots they freed
-  // durable, and then both leave in one write.
-  if (!accepted.empty()) {
-    std::vector<Gated> acks;
-    acks.reserve(accepted.size());
-    for (const auto& [job_id, token] : accepted) {
-      acks.push_back(Gated{out.seq, MakeAck(job_id, token, true, "")});
-    }
-    Send(std::move(acks));
-  }
   return broken;
 }
 
 void WorkerSession::Send(v1::CoordinatorMessage message, uint64_t seq) {
-  std::vector<Gated> one;
-  one.push_back(Gated{seq, std::move(message)});
-  Send(std::move(one));
-}
-
-void WorkerSession::Send(std::vector<Gated> messages) {
   uint64_t await = 0;
   Next next;
   {
     absl::MutexLock lock(&mu_);
     if (closing_ || send_stopped_) return;
-    for (Gated& m : messages) {
-      // One wait at a time, for the oldest change not yet durable: the
-      // commit that answers it may cover later ones too (see OnDurable),
-      // and a later change's own commit comes no sooner.
-      if (m.seq > durable_seq_ && !awaiting_) {
-        awaiting_ = true;
-        await = m.seq;
-      }
-      gated_.push_back(std::move(m));
+    gated_.push_back(Gated{seq, std::move(message)});
+    // One wait at a time, for the oldest change not yet durable: the commit
+    // that answers it may cover later ones too (see OnDurable), and a later
+    // change's own commit comes no sooner.
+    if (seq > durable_seq_ && !awaiting_) {
+      awaiting_ = true;
+      await = seq;
     }
     next = ReleaseLocked();
   }
@@ -434,6 +410,10 @@ WorkerSession::Next WorkerSession::ReleaseLocked() {
     }
   }
   if (writing_ || outbox_.empty()) return Next::kNothing;
+  return StartNextWriteLocked();
+}
+
+WorkerSession::Next WorkerSession::StartNextWriteLocked() {
   if (ShouldLingerLocked()) {
     if (linger_armed_) return Next::kNothing;
     linger_armed_ = true;

@@ -116,13 +116,6 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   // store's change `seq` is durable (0: nothing to wait for). Starts a write
   // if none is in flight.
   void Send(v1::CoordinatorMessage message, uint64_t seq = 0) ABSL_LOCKS_EXCLUDED(mu_);
-  // A message and the change that must be durable before it goes out.
-  struct Gated {
-    uint64_t seq;
-    v1::CoordinatorMessage message;
-  };
-  // Queues `messages` in order, each as Send above, under one lock.
-  void Send(std::vector<Gated> messages) ABSL_LOCKS_EXCLUDED(mu_);
   // What to do once mu_ is released, after messages moved towards the wire.
   enum class Next { kNothing, kWrite, kOverflow, kLinger };
   // Moves the messages at gated_'s front whose change is durable on to
@@ -137,6 +130,10 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   // now durable and waits for the next one, if any; an error ends the
   // stream (a grant or a result cannot be made durable).
   void OnDurable(uint64_t seq, const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
+  // Takes the next write from outbox_, or arms the ack linger if outbox_
+  // should wait (kNothing if it is armed already). REQUIRES: no write in
+  // flight, outbox_ not empty.
+  Next StartNextWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether outbox_ should wait for company (see WorkerStreamLimits::ack_linger):
   // it holds only acks, to a batching worker.
   bool ShouldLingerLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -183,6 +180,11 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   bool welcomed_ ABSL_GUARDED_BY(mu_) = false;
   // Welcome.max_batch: 0 sends every message on its own.
   int max_batch_ ABSL_GUARDED_BY(mu_) = 0;
+  // A message and the change that must be durable before it goes out.
+  struct Gated {
+    uint64_t seq;
+    v1::CoordinatorMessage message;
+  };
   // Messages waiting, in order, for their change or an earlier message's.
   std::deque<Gated> gated_ ABSL_GUARDED_BY(mu_);
   uint64_t durable_seq_ ABSL_GUARDED_BY(mu_) = 0;  // The store said: durable up to here.
