@@ -200,6 +200,16 @@ class Cluster {
     return false;
   }
 
+  // Whether worker `i` ended as a poisoned `crash` job ends it: SIGABRT,
+  // with the crash logged since its last start. A drain lets running jobs
+  // finish, so a crash job that started just before SIGTERM ends it so too.
+  bool CrashedOnPoison(size_t i, int wait_status) const {
+    if (!WIFSIGNALED(wait_status) || WTERMSIG(wait_status) != SIGABRT) return false;
+    const std::string log = ReadFile(absl::StrCat(dir_, "/w", i, ".log"));
+    const size_t start = log.rfind("event=worker_start");
+    return start != std::string::npos && log.find("event=crash", start) != std::string::npos;
+  }
+
   // Restarts every process that ended without being killed here: a drained
   // worker (which must have exited 0), a worker a poisoned `crash` job
   // aborted, or the coordinator (a bug). Problems are kept for the verdict.
@@ -217,7 +227,7 @@ class Cluster {
       if (w.process->Running()) continue;
       absl::StatusOr<int> status = w.process->Wait(absl::ZeroDuration());
       if (!status.ok()) return status.status();
-      if (w.draining) {
+      if (w.draining && !CrashedOnPoison(i, *status)) {
         ++counts_.worker_drains;
         std::printf("[%s] worker w%zu drained: %s\n", Elapsed().c_str(), i,
                     Describe(*status).c_str());
@@ -227,7 +237,7 @@ class Cluster {
         }
       } else {
         ++counts_.worker_crashes;
-        if (!WIFSIGNALED(*status) || WTERMSIG(*status) != SIGABRT) {
+        if (!CrashedOnPoison(i, *status)) {
           problems_.push_back(absl::StrCat("worker w", i, " ended unexpectedly with ",
                                            Describe(*status)));
         }
