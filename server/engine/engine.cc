@@ -701,7 +701,11 @@ absl::StatusOr<JobTransition> Engine::ApplyReport(WorkerId worker, WorkerReport&
         absl::StrCat("progress.percent must be -1 to 100 (got ", report.percent, ")"));
   }
   auto job_or = CheckLease(worker, report.job, report.token);
-  if (!job_or.ok()) return job_or.status();
+  if (!job_or.ok()) {
+    const absl::Status& s = job_or.status();
+    if (absl::IsAborted(s) || absl::IsNotFound(s)) AnswerLocked(worker, report, s);
+    return s;
+  }
   JobRecord& job = **job_or;
   switch (report.kind) {
     case Kind::kComplete:
@@ -729,8 +733,10 @@ absl::StatusOr<JobTransition> Engine::ApplyReport(WorkerId worker, WorkerReport&
       Changed(job);
       break;
   }
-  // The job's state after the answer, before the dispatch it lets happen.
+  // The job's state after the answer, before the dispatch it lets happen:
+  // the worker hears the answer before the assignments of the slot it freed.
   const JobTransition transition{job.state, job.attempts};
+  AnswerLocked(worker, report, absl::OkStatus());
   switch (report.kind) {
     case Kind::kComplete:
     case Kind::kFail:
@@ -745,6 +751,17 @@ absl::StatusOr<JobTransition> Engine::ApplyReport(WorkerId worker, WorkerReport&
       break;
   }
   return transition;
+}
+
+void Engine::AnswerLocked(WorkerId worker, const WorkerReport& report, absl::Status verdict) {
+  if (report.kind == WorkerReport::Kind::kProgress) return;
+  auto wit = workers_.find(worker);
+  if (wit == workers_.end()) return;
+  const uint64_t seq = verdict.ok() ? seq_ : 0;
+  effects_.push_back([channel = wit->second.channel, job = report.job, token = report.token,
+                      verdict = std::move(verdict), seq] {
+    channel->Answer(job, token, verdict, seq);
+  });
 }
 
 // ---------------------------------------------------------------------------

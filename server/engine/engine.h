@@ -249,7 +249,9 @@ class Engine {
   // NOT_FOUND changed nothing and leaves the others as they are. The first
   // report answered PERMISSION_DENIED or INVALID_ARGUMENT (a broken worker)
   // ends the run: it is the last answer, and the reports after it are not
-  // applied (answers is then shorter than reports).
+  // applied (answers is then shorter than reports). Each Complete, Fail and
+  // Release answered OK, ABORTED or NOT_FOUND is also answered on the
+  // worker's channel (WorkerChannel::Answer), in line with its assignments.
   struct ReportAnswers {
     std::vector<absl::StatusOr<JobTransition>> answers;
     uint64_t seq = 0;
@@ -371,6 +373,10 @@ class Engine {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The job if `token` is its current lease and `worker` holds it.
   absl::StatusOr<JobRecord*> CheckLease(WorkerId worker, JobId id, FencingToken token)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues WorkerChannel::Answer for `report` (none for progress), in line
+  // with what the engine tells `worker` next; `verdict` OK means change seq_.
+  void AnswerLocked(WorkerId worker, const WorkerReport& report, absl::Status verdict)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Dead jobs of `queue` named by `ids` (empty: all), or why not.
   absl::StatusOr<std::vector<JobId>> SelectDead(const std::string& queue,

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "server/engine/ids.h"
 #include "server/engine/job.h"
@@ -35,7 +36,8 @@ struct Assignment {
 // them, possibly from any thread, and possibly after the worker was
 // disconnected (ignore those). They must not block or call into the engine.
 // What the worker is told must keep that order: a Cancel or Drain made
-// after an Assign must not reach the worker before that assignment does.
+// after an Assign must not reach the worker before that assignment does,
+// and the answer to a result before the assignment of the slot it freed.
 class WorkerChannel {
  public:
   virtual ~WorkerChannel() = default;
@@ -44,6 +46,13 @@ class WorkerChannel {
   // The job's lease is gone (cancelled, deadline passed, attempt timed out):
   // the worker should stop running it.
   virtual void Cancel(JobId job, FencingToken token, const std::string& reason) = 0;
+  // The engine's answer to a result the worker reported (Complete, Fail or
+  // Release; Progress gets none). OK: the engine took it as change `seq`,
+  // which the worker must not hear of before it is durable. ABORTED (the
+  // lease is gone) or NOT_FOUND (no such job): the result changed nothing
+  // and `seq` is 0. Results that break the protocol get no answer: the
+  // caller of Report ends the worker's stream.
+  virtual void Answer(JobId job, FencingToken token, absl::Status verdict, uint64_t seq) = 0;
   // The coordinator is shutting down: finish within `grace`, take no more.
   virtual void Drain(absl::Duration grace) = 0;
 };

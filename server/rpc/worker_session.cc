@@ -89,6 +89,20 @@ void WorkerSession::Drain(absl::Duration grace) {
   Send(std::move(m));
 }
 
+void WorkerSession::Answer(JobId job, FencingToken token, absl::Status verdict, uint64_t seq) {
+  // A taken result is acknowledged once durable (if the store fails, the
+  // stream ends and the worker sends the result again on its next one); the
+  // commit that makes it durable usually also makes the grants of the slot
+  // it freed durable, and then both leave in one write.
+  if (verdict.ok()) {
+    Send(MakeAck(job.value, token.value, true, ""), seq);
+    return;
+  }
+  SPDLOG_DEBUG("job report rejected id={} token={} reason=\"{}\"", job.value, token.value,
+               std::string(verdict.message()));
+  Send(MakeAck(job.value, token.value, false, std::string(verdict.message())));
+}
+
 // --- Reactions ---
 
 void WorkerSession::OnReadDone(bool ok) {
@@ -295,43 +309,13 @@ absl::Status WorkerSession::HandleHello(const v1::Hello& hello) {
 }
 
 absl::Status WorkerSession::HandleReports(WorkerId worker, std::vector<WorkerReport> reports) {
-  // What each report was, for its answer (the engine takes the reports).
-  struct Reported {
-    uint64_t job_id, token;
-    bool progress;
-  };
-  std::vector<Reported> reported;
-  reported.reserve(reports.size());
-  for (const WorkerReport& r : reports) {
-    reported.push_back({r.job.value, r.token.value, r.kind == WorkerReport::Kind::kProgress});
-  }
   Engine::ReportAnswers out = engine_->Report(worker, std::move(reports));
-  // Results the engine took are acknowledged once durable, in the same line
-  // as grants: the commit that makes them durable usually also makes the
-  // grants of the slots they freed durable, and then both leave in one
-  // write. Results whose lease was lost need no commit. Progress gets no
-  // answer: a stale token only means the job moved on.
-  absl::Status broken;
-  for (size_t i = 0; i < out.answers.size(); ++i) {
-    const Reported& r = reported[i];
-    const absl::StatusOr<JobTransition>& answer = out.answers[i];
-    if (answer.ok()) {
-      SPDLOG_DEBUG("job reported id={} token={} state={} attempts={}", r.job_id, r.token,
-                   JobStateName(answer->state), answer->attempts);
-      if (!r.progress) Send(MakeAck(r.job_id, r.token, true, ""), out.seq);
-      continue;
-    }
+  for (const absl::StatusOr<JobTransition>& answer : out.answers) {
     const absl::Status& s = answer.status();
-    if (absl::IsAborted(s) || absl::IsNotFound(s)) {
-      if (r.progress) continue;
-      SPDLOG_DEBUG("job report rejected id={} token={} reason=\"{}\"", r.job_id, r.token,
-                   std::string(s.message()));
-      Send(MakeAck(r.job_id, r.token, false, std::string(s.message())));
-      continue;
-    }
-    broken = s;  // PERMISSION_DENIED, INVALID_ARGUMENT: the worker is broken.
+    // PERMISSION_DENIED, INVALID_ARGUMENT: the worker is broken.
+    if (!s.ok() && !absl::IsAborted(s) && !absl::IsNotFound(s)) return s;
   }
-  return broken;
+  return absl::OkStatus();
 }
 
 void WorkerSession::Send(v1::CoordinatorMessage message, uint64_t seq) {

@@ -89,6 +89,7 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   void Assign(Assignment assignment) override;
   void Cancel(JobId job, FencingToken token, const std::string& reason) override;
   void Drain(absl::Duration grace) override;
+  void Answer(JobId job, FencingToken token, absl::Status verdict, uint64_t seq) override;
 
   // Reactions.
   void OnReadDone(bool ok) override;
@@ -106,11 +107,8 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   // Appends `message` to `reports` if it is a result (Complete, Fail,
   // Release, Progress); false otherwise.
   static bool AddReport(const v1::WorkerMessage& message, std::vector<WorkerReport>& reports);
-  // Hands the results to the engine in one call and answers each
-  // Complete/Fail/Release, in order with the grants: once durable if the
-  // engine took it (if the store fails, the stream ends and the worker sends
-  // the result again on its next one), with no commit of its own if the
-  // lease was lost; protocol errors come back as the status.
+  // Hands the results to the engine in one call (the engine answers each
+  // on this channel: see Answer); protocol errors come back as the status.
   absl::Status HandleReports(WorkerId worker, std::vector<WorkerReport> reports);
   // Queues a message behind every one sent before it; it goes out once the
   // store's change `seq` is durable (0: nothing to wait for). Starts a write

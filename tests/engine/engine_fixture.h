@@ -266,6 +266,14 @@ struct CancelCall {
   std::string reason;
 };
 
+struct AnswerCall {
+  JobId job;
+  FencingToken token;
+  absl::Status verdict;
+  uint64_t seq;
+  size_t assignments_before;  // How many Assign calls this channel had got.
+};
+
 // Calls to any RecordingChannel that shares it, in order: lets a test see
 // which worker was told what, across workers.
 struct ChannelLog {
@@ -293,6 +301,9 @@ class RecordingChannel : public WorkerChannel {
     if (log_)
       log_->entries.push_back({tag_, std::nullopt, CancelCall{job, token, reason}, std::nullopt});
   }
+  void Answer(JobId job, FencingToken token, absl::Status verdict, uint64_t seq) override {
+    answers.push_back({job, token, std::move(verdict), seq, assignments.size()});
+  }
   void Drain(absl::Duration grace) override {
     drains.push_back(grace);
     if (log_) log_->entries.push_back({tag_, std::nullopt, std::nullopt, grace});
@@ -313,6 +324,7 @@ class RecordingChannel : public WorkerChannel {
 
   std::vector<Assignment> assignments;
   std::vector<CancelCall> cancels;
+  std::vector<AnswerCall> answers;
   std::vector<absl::Duration> drains;
 
  private:

@@ -78,6 +78,33 @@ TEST_F(EngineTest, ReportAnswersEachResultAndRejectsOnlyTheStaleOnes) {
   EXPECT_EQ(StateOf(ids[5]), JobState::kRunning);
   EXPECT_EQ(StateOf(a[4].job.id), JobState::kRunning);
   ExpectReplayMatchesEngine();
+
+  // The worker hears an answer to every result but the progress, in order,
+  // each before the assignments of the slot it freed: the released job
+  // comes back after its answer. A taken result waits for its own change.
+  const std::vector<AnswerCall>& answered = w.channel->answers;
+  const std::vector<size_t> answered_reports = {0, 1, 2, 3, 4, 6, 7};
+  ASSERT_EQ(answered.size(), answered_reports.size());
+  uint64_t last_seq = 0;
+  for (size_t i = 0; i < answered.size(); ++i) {
+    const size_t r = answered_reports[i];
+    EXPECT_EQ(answered[i].job, reports[r].job) << "answer " << i;
+    EXPECT_EQ(answered[i].token, reports[r].token) << "answer " << i;
+    EXPECT_EQ(answered[i].verdict.code(), out.answers[r].status().code()) << "answer " << i;
+    if (answered[i].verdict.ok()) {
+      EXPECT_GT(answered[i].seq, last_seq) << "answer " << i;
+      EXPECT_LE(answered[i].seq, out.seq) << "answer " << i;
+      last_seq = answered[i].seq;
+    } else {
+      EXPECT_EQ(answered[i].seq, 0u) << "answer " << i;
+    }
+  }
+  std::vector<size_t> assigned_before;
+  for (const AnswerCall& c : answered) assigned_before.push_back(c.assignments_before);
+  EXPECT_EQ(assigned_before, (std::vector<size_t>{5, 6, 6, 6, 6, 6, 7}));
+  ASSERT_EQ(w.channel->assignments.size(), 7u);
+  EXPECT_EQ(w.channel->assignments[5].job.id, ids[5]);
+  EXPECT_EQ(w.channel->assignments[6].job.id, a[4].job.id);
 }
 
 TEST_F(EngineTest, ReportStopsAtTheFirstProtocolError) {
@@ -102,6 +129,10 @@ TEST_F(EngineTest, ReportStopsAtTheFirstProtocolError) {
   EXPECT_EQ(StateOf(mine0.job.id), JobState::kSucceeded);
   EXPECT_EQ(StateOf(theirs.job.id), JobState::kRunning);
   EXPECT_EQ(StateOf(mine1.job.id), JobState::kRunning);
+  // Only the applied result is answered on the channel: the stream of a
+  // broken worker ends instead.
+  ASSERT_EQ(w1.channel->answers.size(), 1u);
+  EXPECT_EQ(w1.channel->answers[0].job, mine0.job.id);
 
   // A bad percent is a protocol error too.
   std::vector<WorkerReport> bad;

@@ -175,6 +175,30 @@ TEST_F(CoordinatorTest, FailRetriesThenDeadLettersThenRedrives) {
             grpc::StatusCode::FAILED_PRECONDITION);
 }
 
+TEST_F(CoordinatorTest, TheAnswerToAResultComesBeforeTheNextAssignmentOfItsSlot) {
+  // A released job goes straight back to the only worker: the worker must
+  // hear that its release was taken before it gets the job again.
+  TestWorker worker(channel_);
+  ASSERT_NE(worker.Hello("w1", "q", 1), 0u);
+  const uint64_t id = Submit("q", "x");
+  auto first = worker.NextOf(CoordinatorMessage::kAssignment);
+  ASSERT_TRUE(first);
+  v1::WorkerMessage release;
+  release.mutable_release()->set_job_id(id);
+  release.mutable_release()->set_fencing_token(first->assignment().fencing_token());
+  ASSERT_TRUE(worker.Send(release));
+  auto ack = worker.Next();
+  ASSERT_TRUE(ack);
+  ASSERT_EQ(ack->kind_case(), CoordinatorMessage::kAck) << ack->ShortDebugString();
+  EXPECT_TRUE(ack->ack().accepted());
+  EXPECT_EQ(ack->ack().fencing_token(), first->assignment().fencing_token());
+  auto again = worker.Next();
+  ASSERT_TRUE(again);
+  ASSERT_EQ(again->kind_case(), CoordinatorMessage::kAssignment) << again->ShortDebugString();
+  EXPECT_EQ(again->assignment().job().id(), id);
+  EXPECT_GT(again->assignment().fencing_token(), first->assignment().fencing_token());
+}
+
 TEST_F(CoordinatorTest, CancelOfRunningJobReachesWorker) {
   TestWorker worker(channel_);
   ASSERT_NE(worker.Hello("w1", "q", 1), 0u);
