@@ -10,7 +10,7 @@
 namespace conveyor {
 
 absl::StatusOr<std::unique_ptr<SqliteCheckpointer>> SqliteCheckpointer::Start(
-    const std::string& path, bool fsync, int threshold_frames) {
+    const std::string& path, bool fsync, int threshold_frames, int restart_frames) {
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
                            nullptr);
@@ -25,11 +25,11 @@ absl::StatusOr<std::unique_ptr<SqliteCheckpointer>> SqliteCheckpointer::Start(
     sqlite3_close_v2(db);
     return status;
   }
-  return std::unique_ptr<SqliteCheckpointer>(new SqliteCheckpointer(db, threshold_frames));
+  return std::unique_ptr<SqliteCheckpointer>(new SqliteCheckpointer(db, threshold_frames, restart_frames));
 }
 
-SqliteCheckpointer::SqliteCheckpointer(sqlite3* db, int threshold_frames)
-    : db_(db), threshold_frames_(threshold_frames) {
+SqliteCheckpointer::SqliteCheckpointer(sqlite3* db, int threshold_frames, int restart_frames)
+    : db_(db), threshold_frames_(threshold_frames), restart_frames_(restart_frames) {
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -44,8 +44,16 @@ SqliteCheckpointer::~SqliteCheckpointer() {
 
 void SqliteCheckpointer::OnCommit(int frames) {
   absl::MutexLock lock(&mu_);
+  if (frames < frames_) {  // The WAL started over.
+    start_frames_ = 0;
+    backfilled_ = 0;
+  }
   frames_ = frames;
-  if (frames_ < start_frames_) start_frames_ = 0;  // The WAL started over.
+}
+
+int SqliteCheckpointer::Backfilled() const {
+  absl::MutexLock lock(&mu_);
+  return backfilled_;
 }
 
 uint64_t SqliteCheckpointer::completed() const {
@@ -59,17 +67,23 @@ void SqliteCheckpointer::Loop() {
     {
       absl::MutexLock lock(&mu_);
       auto due = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stopping_ || frames_ - start_frames_ >= threshold_frames_;
+        return stopping_ || frames_ - start_frames_ >= threshold_frames_ ||
+               (frames_ >= restart_frames_ && frames_ > start_frames_);
       };
       mu_.Await(absl::Condition(&due));
       if (stopping_) return;
       start_frames_ = frames_;
     }
+    int wal_frames = 0;
+    int copied = 0;
     const int rc =
-        sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied);
     absl::MutexLock lock(&mu_);
     if (rc == SQLITE_OK) {
       ++completed_;
+      // Of the WAL this pass saw; if it started over meanwhile, OnCommit
+      // already said so and the next pass tells.
+      if (wal_frames <= frames_) backfilled_ = copied;
     } else {
       if (failed_++ == 0 || failed_ % 100 == 0) {
         spdlog::warn("sqlite checkpoint failed (the WAL keeps the pages; retried later) "

@@ -24,8 +24,12 @@ namespace conveyor {
 // The writer reports the WAL's size after each commit (OnCommit); the thread
 // checkpoints whenever `threshold_frames` more have been written since its
 // last start. The WAL starts over only when a writer finds every frame
-// copied, which a checkpoint racing busy commits rarely leaves behind: the
-// writer then copies the rest itself at a cap (SqliteDatabase::OnWalCommit).
+// copied, which a checkpoint racing busy commits rarely leaves behind: past
+// `restart_frames` the writer copies the rest itself
+// (SqliteDatabase::OnWalCommit), and that commit waits for the WAL's and the
+// database's fsync of whatever the checkpointer has not copied. So past
+// `restart_frames` the thread checkpoints again as soon as anything was
+// added, keeping that remainder (Backfilled() behind the WAL's end) small.
 // A failed checkpoint loses nothing (the pages stay in the WAL) and is
 // retried at the next threshold. Thread-safe.
 class SqliteCheckpointer {
@@ -34,7 +38,8 @@ class SqliteCheckpointer {
   // NORMAL otherwise, like the writer's) and starts the thread.
   static absl::StatusOr<std::unique_ptr<SqliteCheckpointer>> Start(const std::string& path,
                                                                     bool fsync,
-                                                                    int threshold_frames);
+                                                                    int threshold_frames,
+                                                                    int restart_frames);
   // Stops the thread (after the checkpoint in progress) and closes the
   // connection.
   ~SqliteCheckpointer();
@@ -47,16 +52,21 @@ class SqliteCheckpointer {
 
   // Checkpoints that completed.
   uint64_t completed() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Frames of the current WAL already copied into the database (0 after the
+  // WAL started over).
+  int Backfilled() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  SqliteCheckpointer(sqlite3* db, int threshold_frames);
+  SqliteCheckpointer(sqlite3* db, int threshold_frames, int restart_frames);
   void Loop() ABSL_LOCKS_EXCLUDED(mu_);
 
   sqlite3* const db_;  // Used only by the thread (and the destructor after it).
   const int threshold_frames_;
+  const int restart_frames_;
   mutable absl::Mutex mu_;
   int frames_ ABSL_GUARDED_BY(mu_) = 0;        // In the WAL after the last commit.
   int start_frames_ ABSL_GUARDED_BY(mu_) = 0;  // In it when the last checkpoint began.
+  int backfilled_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t completed_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t failed_ ABSL_GUARDED_BY(mu_) = 0;  // Counts the warnings down.

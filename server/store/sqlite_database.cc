@@ -427,7 +427,7 @@ absl::StatusOr<std::unique_ptr<SqliteDatabase>> SqliteDatabase::Open(const std::
   // After a burst the WAL shrinks back to this once it starts over.
   if (absl::Status s = Exec(db.get(), "PRAGMA journal_size_limit=67108864"); !s.ok()) return s;
   absl::StatusOr<std::unique_ptr<SqliteCheckpointer>> checkpointer =
-      SqliteCheckpointer::Start(path, fsync, kCheckpointFrames);
+      SqliteCheckpointer::Start(path, fsync, kCheckpointFrames, kInlineCheckpointFrames);
   if (!checkpointer.ok()) return checkpointer.status();
   std::unique_ptr<SqliteDatabase> out(new SqliteDatabase(
       db.release(), std::move(statements), std::move(lock), *std::move(checkpointer)));
@@ -455,10 +455,14 @@ int SqliteDatabase::OnWalCommit(void* self, sqlite3* db, const char* /*schema*/,
   SqliteCheckpointer& checkpointer = *static_cast<SqliteDatabase*>(self)->checkpointer_;
   checkpointer.OnCommit(frames);
   // Under steady commits the background checkpoints never leave the WAL
-  // fully copied, so it never starts over: past the cap, copy the rest here
-  // (little: the checkpointer has copied most), and the next transaction
-  // starts the WAL over. This is the one checkpoint a commit waits for.
-  if (frames >= kInlineCheckpointFrames) {
+  // fully copied, so it never starts over: past the cap, copy the rest here,
+  // and the next transaction starts the WAL over. This is the one checkpoint
+  // a commit waits for, and it syncs the WAL and the database of all that
+  // the checkpointer has not copied: wait until that is little (past the cap
+  // the checkpointer runs back to back), unless it cannot keep up.
+  const int remainder = frames - checkpointer.Backfilled();
+  if (frames >= kInlineCheckpointFrames &&
+      (remainder <= kInlineRemainderFrames || frames >= 2 * kInlineCheckpointFrames)) {
     sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
   }
   return SQLITE_OK;

@@ -58,6 +58,9 @@ class SqliteDatabase {
   // The WAL size at which a commit checkpoints inline after all, so that the
   // WAL starts over (see OnWalCommit): about 256 MB of 4 KiB pages.
   static constexpr int kInlineCheckpointFrames = 64 * 1000;
+  // ... once the checkpointer left at most this many frames uncopied (about
+  // 4 MB to sync in that commit), or at twice the size regardless.
+  static constexpr int kInlineRemainderFrames = 1000;
 
  private:
   struct Statements;
