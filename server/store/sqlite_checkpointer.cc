@@ -25,7 +25,8 @@ absl::StatusOr<std::unique_ptr<SqliteCheckpointer>> SqliteCheckpointer::Start(
     sqlite3_close_v2(db);
     return status;
   }
-  return std::unique_ptr<SqliteCheckpointer>(new SqliteCheckpointer(db, threshold_frames, restart_frames));
+  return std::unique_ptr<SqliteCheckpointer>(
+      new SqliteCheckpointer(db, threshold_frames, restart_frames));
 }
 
 SqliteCheckpointer::SqliteCheckpointer(sqlite3* db, int threshold_frames, int restart_frames)

@@ -70,13 +70,18 @@ TEST(SqliteCheckpointerTest, PastTheRestartSizeEveryCommitIsCopiedBelowTheThresh
   c.OnCommit(writer.frames());
   EXPECT_EQ(c.Backfilled(), 0);
 
-  // Past the restart size: a checkpoint copies the whole WAL.
-  writer.Insert(60);
-  const int grown = writer.frames();
-  ASSERT_GE(grown, 50);
-  c.OnCommit(grown);
-  ASSERT_TRUE(testing::WaitFor([&] { return c.Backfilled() == grown; }))
-      << "backfilled " << c.Backfilled() << " of " << grown;
+  // Past the restart size (far below the threshold), a commit of 60 rows
+  // gets the whole WAL copied; returns its size.
+  auto grow_past_restart_size = [&]() -> int {
+    writer.Insert(60);
+    const int frames = writer.frames();
+    EXPECT_GE(frames, 50);
+    c.OnCommit(frames);
+    EXPECT_TRUE(testing::WaitFor([&] { return c.Backfilled() == frames; }))
+        << "backfilled " << c.Backfilled() << " of " << frames;
+    return frames;
+  };
+  const int grown = grow_past_restart_size();
   EXPECT_EQ(c.completed(), 1u);
 
   // Everything was copied, so the next transaction starts the WAL over:
@@ -86,13 +91,7 @@ TEST(SqliteCheckpointerTest, PastTheRestartSizeEveryCommitIsCopiedBelowTheThresh
   c.OnCommit(writer.frames());
   EXPECT_EQ(c.Backfilled(), 0);
 
-  // Past the restart size again, still far below the threshold: copied.
-  writer.Insert(60);
-  const int again = writer.frames();
-  ASSERT_GE(again, 50);
-  c.OnCommit(again);
-  ASSERT_TRUE(testing::WaitFor([&] { return c.Backfilled() == again; }))
-      << "backfilled " << c.Backfilled() << " of " << again;
+  grow_past_restart_size();
   EXPECT_EQ(c.completed(), 2u);
 }
 
