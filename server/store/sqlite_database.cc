@@ -424,8 +424,14 @@ absl::StatusOr<std::unique_ptr<SqliteDatabase>> SqliteDatabase::Open(const std::
     if (!s.ok()) return s.status();
     *target = *std::move(s);
   }
-  // After a burst the WAL shrinks back to this once it starts over.
-  if (absl::Status s = Exec(db.get(), "PRAGMA journal_size_limit=67108864"); !s.ok()) return s;
+  // The WAL keeps its size when it starts over: shrinking it frees its blocks
+  // inside a commit, which on a disk mounted with `discard` waits for the
+  // discards (50-100 ms), and regrowing it allocates them again.
+  if (absl::Status s = Exec(db.get(), absl::StrCat("PRAGMA journal_size_limit=",
+                                                   kWalSizeLimitBytes).c_str());
+      !s.ok()) {
+    return s;
+  }
   absl::StatusOr<std::unique_ptr<SqliteCheckpointer>> checkpointer =
       SqliteCheckpointer::Start(path, fsync, kCheckpointFrames, kInlineCheckpointFrames);
   if (!checkpointer.ok()) return checkpointer.status();

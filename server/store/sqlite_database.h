@@ -61,6 +61,12 @@ class SqliteDatabase {
   // ... once the checkpointer left at most this many frames uncopied (about
   // 4 MB to sync in that commit), or at twice the size regardless.
   static constexpr int kInlineRemainderFrames = 1000;
+  // SQLite's journal_size_limit: the most the WAL is cut back to when it
+  // starts over. Above the largest WAL (twice the restart size, in frames of
+  // a 4 KiB page and a 24-byte header), so it is never cut: a cut frees the
+  // file's blocks inside the commit that starts the WAL over.
+  static constexpr int64_t kWalSizeLimitBytes =
+      int64_t{2} * kInlineCheckpointFrames * (4096 + 24) + 32;
 
  private:
   struct Statements;
