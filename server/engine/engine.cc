@@ -703,7 +703,7 @@ absl::StatusOr<JobTransition> Engine::ApplyReport(WorkerId worker, WorkerReport&
   auto job_or = CheckLease(worker, report.job, report.token);
   if (!job_or.ok()) {
     const absl::Status& s = job_or.status();
-    if (absl::IsAborted(s) || absl::IsNotFound(s)) AnswerLocked(worker, report, s);
+    if (errors::IsStaleResult(s)) AnswerLocked(worker, report, s);
     return s;
   }
   JobRecord& job = **job_or;

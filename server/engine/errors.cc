@@ -42,6 +42,10 @@ absl::Status NotYourLease(JobId id, FencingToken token) {
       "lease ", token.value, " of job ", id.value, " belongs to another worker"));
 }
 
+bool IsStaleResult(const absl::Status& s) {
+  return absl::IsAborted(s) || absl::IsNotFound(s);
+}
+
 absl::Status Draining() {
   return absl::UnavailableError("coordinator is draining; retry on another coordinator or later");
 }

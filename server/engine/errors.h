@@ -21,6 +21,10 @@ absl::Status WorkerNotFound(WorkerId id);
 absl::Status AlreadyEnded(const Job& job);
 absl::Status LeaseLost(JobId id, FencingToken token);
 absl::Status NotYourLease(JobId id, FencingToken token);
+// A result's answer that only means the job moved on (ABORTED: its lease is
+// gone; NOT_FOUND: no such job): the result is dropped, the worker is fine.
+// Other errors on a result mean a broken worker.
+bool IsStaleResult(const absl::Status& s);
 absl::Status Draining();
 // RESOURCE_EXHAUSTED: `queue` holds `holds` unfinished jobs, `adding` more
 // would pass `limit` (the queue's max_depth when `own_setting`, else

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/engine/errors.h"
 #include "server/rpc/durable_reply.h"
 #include "server/rpc/proto_convert.h"
 #include "server/rpc/status_conversion.h"
@@ -312,8 +313,7 @@ absl::Status WorkerSession::HandleReports(WorkerId worker, std::vector<WorkerRep
   Engine::ReportAnswers out = engine_->Report(worker, std::move(reports));
   for (const absl::StatusOr<JobTransition>& answer : out.answers) {
     const absl::Status& s = answer.status();
-    // PERMISSION_DENIED, INVALID_ARGUMENT: the worker is broken.
-    if (!s.ok() && !absl::IsAborted(s) && !absl::IsNotFound(s)) return s;
+    if (!s.ok() && !errors::IsStaleResult(s)) return s;  // The worker is broken.
   }
   return absl::OkStatus();
 }

@@ -43,13 +43,14 @@ SqliteCheckpointer::~SqliteCheckpointer() {
   sqlite3_close_v2(db_);
 }
 
-void SqliteCheckpointer::OnCommit(int frames) {
+int SqliteCheckpointer::OnCommit(int frames) {
   absl::MutexLock lock(&mu_);
   if (frames < frames_) {  // The WAL started over.
     start_frames_ = 0;
     backfilled_ = 0;
   }
   frames_ = frames;
+  return backfilled_;
 }
 
 int SqliteCheckpointer::Backfilled() const {

@@ -31,7 +31,8 @@ namespace conveyor {
 // `restart_frames` the thread checkpoints again as soon as anything was
 // added, keeping that remainder (Backfilled() behind the WAL's end) small.
 // A failed checkpoint loses nothing (the pages stay in the WAL) and is
-// retried at the next threshold. Thread-safe.
+// retried at the next threshold (past `restart_frames`, the next commit).
+// Thread-safe.
 class SqliteCheckpointer {
  public:
   // Opens a second connection to `path` (synchronous=FULL with `fsync`,
@@ -46,9 +47,9 @@ class SqliteCheckpointer {
   SqliteCheckpointer(const SqliteCheckpointer&) = delete;
   SqliteCheckpointer& operator=(const SqliteCheckpointer&) = delete;
 
-  // The WAL holds `frames` pages after a commit. Cheap; never blocks on a
-  // checkpoint.
-  void OnCommit(int frames) ABSL_LOCKS_EXCLUDED(mu_);
+  // The WAL holds `frames` pages after a commit; returns Backfilled(). Cheap;
+  // never blocks on a checkpoint.
+  int OnCommit(int frames) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Checkpoints that completed.
   uint64_t completed() const ABSL_LOCKS_EXCLUDED(mu_);

@@ -459,14 +459,14 @@ SqliteDatabase::~SqliteDatabase() {
 
 int SqliteDatabase::OnWalCommit(void* self, sqlite3* db, const char* /*schema*/, int frames) {
   SqliteCheckpointer& checkpointer = *static_cast<SqliteDatabase*>(self)->checkpointer_;
-  checkpointer.OnCommit(frames);
+  const int backfilled = checkpointer.OnCommit(frames);
   // Under steady commits the background checkpoints never leave the WAL
   // fully copied, so it never starts over: past the cap, copy the rest here,
   // and the next transaction starts the WAL over. This is the one checkpoint
   // a commit waits for, and it syncs the WAL and the database of all that
   // the checkpointer has not copied: wait until that is little (past the cap
   // the checkpointer runs back to back), unless it cannot keep up.
-  const int remainder = frames - checkpointer.Backfilled();
+  const int remainder = frames - backfilled;
   if (frames >= kInlineCheckpointFrames &&
       (remainder <= kInlineRemainderFrames || frames >= 2 * kInlineCheckpointFrames)) {
     sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);

@@ -64,11 +64,10 @@ TEST(SqliteCheckpointerTest, PastTheRestartSizeEveryCommitIsCopiedBelowTheThresh
   ASSERT_TRUE(checkpointer.ok()) << checkpointer.status();
   SqliteCheckpointer& c = **checkpointer;
 
-  // Below both sizes: no checkpoint.
+  // Below both sizes: no checkpoint (completed() below counts one pass).
   writer.Insert(10);
   ASSERT_LT(writer.frames(), 50);
-  c.OnCommit(writer.frames());
-  EXPECT_EQ(c.Backfilled(), 0);
+  EXPECT_EQ(c.OnCommit(writer.frames()), 0);
 
   // Past the restart size (far below the threshold), a commit of 60 rows
   // gets the whole WAL copied; returns its size.
@@ -88,8 +87,7 @@ TEST(SqliteCheckpointerTest, PastTheRestartSizeEveryCommitIsCopiedBelowTheThresh
   // nothing of the new WAL is copied yet.
   writer.Insert(1);
   ASSERT_LT(writer.frames(), grown);
-  c.OnCommit(writer.frames());
-  EXPECT_EQ(c.Backfilled(), 0);
+  EXPECT_EQ(c.OnCommit(writer.frames()), 0);
 
   grow_past_restart_size();
   EXPECT_EQ(c.completed(), 2u);
