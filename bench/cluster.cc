@@ -103,7 +103,8 @@ void Coordinator::Stop() {
 
 Coordinator::~Coordinator() { Stop(); }
 
-absl::Status WorkerFleet::Start(int count, int concurrency, const std::string& queue) {
+absl::Status WorkerFleet::Start(int count, int concurrency, int prefetch,
+                                const std::string& queue) {
   auto before = CountWorkers(coordinator_->admin(), queue);
   if (!before.ok()) return before.status();
   ++generation_;
@@ -115,7 +116,7 @@ absl::Status WorkerFleet::Start(int count, int concurrency, const std::string& q
     auto p = ChildProcess::Start(
         options_.worker,
         {"--coordinator", coordinator_->address(), "--queues", queue, "--concurrency",
-         absl::StrCat(concurrency), "--name", absl::StrCat("bench-", generation_, "-", i),
+         absl::StrCat(concurrency), "--prefetch", absl::StrCat(prefetch), "--name", absl::StrCat("bench-", generation_, "-", i),
          "--drain-timeout", "5s"},
         log);
     if (!p.ok()) return p.status();

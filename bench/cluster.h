@@ -76,9 +76,9 @@ class WorkerFleet {
   WorkerFleet(const ClusterOptions& options, Coordinator* coordinator)
       : options_(options), coordinator_(coordinator) {}
   ~WorkerFleet() { Stop(); }
-  // Starts `count` processes of `concurrency` slots on `queue`, then waits
-  // until the coordinator lists them all.
-  absl::Status Start(int count, int concurrency, const std::string& queue);
+  // Starts `count` processes of `concurrency` slots (and `prefetch`) on
+  // `queue`, then waits until the coordinator lists them all.
+  absl::Status Start(int count, int concurrency, int prefetch, const std::string& queue);
   // SIGTERM (drain) to each, SIGKILL after a grace; reaps them.
   void Stop();
   std::vector<pid_t> pids() const;

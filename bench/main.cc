@@ -39,7 +39,9 @@ std::string ConfigJson(const BenchConfig& c, const std::vector<std::string>& sce
       "{\"scenarios\": [", absl::StrJoin(scenario_json, ", "), "], \"smoke\": ",
       c.smoke ? "true" : "false", ", \"fsync\": ", c.cluster.fsync ? "true" : "false",
       ", \"external_coordinator\": ", JsonString(c.cluster.external), ", \"workers\": ", c.workers,
-      ", \"concurrency\": ", c.concurrency, ", \"jobs\": ", c.jobs,
+      ", \"concurrency\": ", c.concurrency, ", \"prefetch\": ", c.prefetch,
+      ", \"e2e_prefetch\": ", c.e2e_prefetch,
+      ", \"jobs\": ", c.jobs,
       ", \"payload_bytes\": ", c.payload_bytes, ", \"batch\": ", c.batch,
       ", \"batch_inflight\": ", c.batch_inflight, ", \"callers\": ", c.callers,
       ", \"channels\": ", c.channels, ", \"rate\": ", c.rate,
@@ -81,6 +83,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("-c,--concurrency", config.concurrency, "slots per worker process (C)")
       ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  app.add_option("-p,--prefetch", config.prefetch,
+                 "jobs each worker process may hold beyond C, waiting for a slot")
+      ->check(CLI::Range(0, 10000))
+      ->capture_default_str();
+  app.add_option("--e2e-prefetch", config.e2e_prefetch,
+                 "throughput: also run end-to-end with this prefetch per worker (0: not)")
+      ->check(CLI::Range(0, 10000))
       ->capture_default_str();
   app.add_option("-n,--jobs", config.jobs, "jobs per throughput phase (N)")
       ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}))

@@ -118,25 +118,38 @@ absl::Status RunThroughput(const BenchConfig& config, Report& report) {
   const int64_t n = config.jobs;
   const v1::JobSpec spec = MakeSpec(config.queue, config.payload_bytes);
 
-  // End to end: workers connected, then N jobs submitted and run.
-  BENCH_RETURN_IF_ERROR(fleet.Start(config.workers, config.concurrency, config.queue));
-  auto e2e = RunEndToEnd(config, c, stubs, n, &fleet);
-  if (!e2e.ok()) return e2e.status();
-  report.Add(name, absl::StrCat("end-to-end (K=", config.workers, " C=", config.concurrency,
-                                " N=", n, ")"),
-             e2e->rate(), "jobs/s",
-             Target::AtLeast(config.cluster.fsync ? 20'000 : 50'000));
-  report.Add(name, "  submit rate while workers run", e2e->submit.rate(), "jobs/s");
-  const double wall = absl::ToDoubleSeconds(e2e->end - e2e->start);
-  report.Add(name, "  CPU: coordinator, per job", e2e->cpu.coordinator / n * 1e6, "us");
-  report.Add(name, "  CPU: K workers, per job", e2e->cpu.workers / n * 1e6, "us");
-  report.Add(name, "  CPU: load generator, per job", e2e->cpu.bench / n * 1e6, "us");
-  report.Add(name, "  CPU: all three / wall time", (e2e->cpu.coordinator + e2e->cpu.workers +
-                                                     e2e->cpu.bench) / wall, "cores");
-  auto verified = VerifyJobs(c.jobs(), config.queue, e2e->submit.ids);
-  if (!verified.ok()) return verified.status();
-  ReportVerification(report, name, "end-to-end", *verified);
-  fleet.Stop();
+  // End to end: workers connected, then N jobs submitted and run; once with
+  // the workers' --prefetch, once with --e2e-prefetch (the target's row).
+  const Target e2e_target = Target::AtLeast(config.cluster.fsync ? 20'000 : 50'000);
+  auto end_to_end = [&](int prefetch, const std::string& label,
+                        std::optional<Target> target) -> absl::Status {
+    BENCH_RETURN_IF_ERROR(fleet.Start(config.workers, config.concurrency, prefetch, config.queue));
+    auto e2e = RunEndToEnd(config, c, stubs, n, &fleet);
+    if (!e2e.ok()) return e2e.status();
+    report.Add(name,
+               absl::StrCat(label, " (K=", config.workers, " C=", config.concurrency,
+                            prefetch > 0 ? absl::StrCat(" P=", prefetch) : "", " N=", n, ")"),
+               e2e->rate(), "jobs/s", target);
+    report.Add(name, "  submit rate while workers run", e2e->submit.rate(), "jobs/s");
+    const double wall = absl::ToDoubleSeconds(e2e->end - e2e->start);
+    report.Add(name, "  CPU: coordinator, per job", e2e->cpu.coordinator / n * 1e6, "us");
+    report.Add(name, "  CPU: K workers, per job", e2e->cpu.workers / n * 1e6, "us");
+    report.Add(name, "  CPU: load generator, per job", e2e->cpu.bench / n * 1e6, "us");
+    report.Add(name, "  CPU: all three / wall time",
+               (e2e->cpu.coordinator + e2e->cpu.workers + e2e->cpu.bench) / wall, "cores");
+    auto verified = VerifyJobs(c.jobs(), config.queue, e2e->submit.ids);
+    if (!verified.ok()) return verified.status();
+    ReportVerification(report, name, label, *verified);
+    fleet.Stop();
+    return absl::OkStatus();
+  };
+  const bool second = config.e2e_prefetch > 0 && config.e2e_prefetch != config.prefetch;
+  BENCH_RETURN_IF_ERROR(
+      end_to_end(config.prefetch, "end-to-end",
+                 second ? std::nullopt : std::optional<Target>(e2e_target)));
+  if (second) {
+    BENCH_RETURN_IF_ERROR(end_to_end(config.e2e_prefetch, "end-to-end, prefetch", e2e_target));
+  }
 
   // Submit only (no workers): batched, then one job per call.
   auto batched = SubmitJobs(stubs.stubs, spec, n, config.batch, config.batch_inflight);
@@ -154,7 +167,7 @@ absl::Status RunThroughput(const BenchConfig& config, Report& report) {
   if (!before.ok()) return before.status();
   const int64_t queued = static_cast<int64_t>(batched->ids.size() + single->ids.size());
   const absl::Time start = absl::Now();
-  BENCH_RETURN_IF_ERROR(fleet.Start(config.workers, config.concurrency, config.queue));
+  BENCH_RETURN_IF_ERROR(fleet.Start(config.workers, config.concurrency, config.prefetch, config.queue));
   auto ended = WaitForEnded(c.admin(), config.queue, Terminal(*before), queued);
   if (!ended.ok()) return ended.status();
   report.Add(name, absl::StrCat("drain-only (", queued, " queued, from worker spawn)"),
@@ -162,7 +175,7 @@ absl::Status RunThroughput(const BenchConfig& config, Report& report) {
   std::vector<uint64_t> ids = batched->ids;
   ids.insert(ids.end(), single->ids.begin(), single->ids.end());
   std::sort(ids.begin(), ids.end());
-  verified = VerifyJobs(c.jobs(), config.queue, ids);
+  auto verified = VerifyJobs(c.jobs(), config.queue, ids);
   if (!verified.ok()) return verified.status();
   ReportVerification(report, name, "drain-only", *verified);
   fleet.Stop();
@@ -300,7 +313,7 @@ absl::Status RunLatency(const BenchConfig& config, Report& report) {
   Coordinator& c = **coordinator;
   Stubs stubs(c.address(), config.channels);
   WorkerFleet fleet(config.cluster, &c);
-  BENCH_RETURN_IF_ERROR(fleet.Start(config.workers, config.concurrency, config.queue));
+  BENCH_RETURN_IF_ERROR(fleet.Start(config.workers, config.concurrency, config.prefetch, config.queue));
 
   v1::SubmitRequest request;
   // The started-at job's result is when its handler began.
@@ -383,7 +396,7 @@ absl::Status RunScale(const BenchConfig& config, Report& report) {
     Coordinator& c = **coordinator;
     Stubs stubs(c.address(), config.channels);
     WorkerFleet fleet(config.cluster, &c);
-    BENCH_RETURN_IF_ERROR(fleet.Start(k, config.concurrency, config.queue));
+    BENCH_RETURN_IF_ERROR(fleet.Start(k, config.concurrency, config.prefetch, config.queue));
     auto e2e = RunEndToEnd(config, c, stubs, config.scale_jobs, &fleet);
     if (!e2e.ok()) return e2e.status();
     auto verified = VerifyJobs(c.jobs(), config.queue, e2e->submit.ids);

@@ -19,6 +19,10 @@ struct BenchConfig {
   // K worker processes of C slots each.
   int workers = 4;
   int concurrency = 16;
+  // Jobs each worker process may hold beyond C, waiting for a slot.
+  int prefetch = 0;
+  // throughput: also runs end-to-end with this prefetch (0: not).
+  int e2e_prefetch = 256;
   // N jobs per throughput phase.
   int64_t jobs = 100'000;
   int payload_bytes = 100;

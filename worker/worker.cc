@@ -99,6 +99,10 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(WorkerOptions options) {
     return absl::InvalidArgumentError(
         absl::StrCat("worker: concurrency must be >= 1, got ", options.concurrency));
   }
+  if (options.prefetch < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("worker: prefetch must be >= 0, got ", options.prefetch));
+  }
   if (options.channel == nullptr && options.coordinator.empty()) {
     return absl::InvalidArgumentError("worker: no coordinator address");
   }
@@ -180,8 +184,8 @@ absl::Status Worker::Start() {
   }
   stub_ = conveyor::v1::WorkerService::NewStub(channel_);
   pool_ = std::make_unique<SlotPool>(options_.concurrency);
-  spdlog::info("event=worker_start name={} coordinator={} concurrency={} queues={}",
-               options_.name, options_.coordinator, options_.concurrency,
+  spdlog::info("event=worker_start name={} coordinator={} concurrency={} prefetch={} queues={}",
+               options_.name, options_.coordinator, options_.concurrency, options_.prefetch,
                fmt::join(options_.queues, ","));
   timer_ = std::thread([this] { TimerLoop(); });
   Connect();
@@ -269,6 +273,7 @@ conveyor::v1::Hello Worker::MakeHelloLocked() const {
     for (const auto& [type, handler] : handlers_) hello.add_types(type);
   }
   hello.set_concurrency(options_.concurrency);
+  hello.set_prefetch(options_.prefetch);
   hello.set_max_batch(options_.max_batch);
   for (const auto& [k, v] : options_.labels) (*hello.mutable_labels())[k] = v;
   return hello;
@@ -368,8 +373,9 @@ void Worker::HandleWelcome(const conveyor::v1::Welcome& welcome, Deferred* after
   next_heartbeat_ = absl::Now() + heartbeat_interval_;
   granted_concurrency_ = std::max(0, welcome.concurrency());
   sent_concurrency_ = granted_concurrency_;
-  after->Info("event=welcome worker_id={} concurrency={} heartbeat_interval={} lease={}",
-              worker_id_, welcome.concurrency(), Fmt(heartbeat_interval_),
+  after->Info("event=welcome worker_id={} concurrency={} prefetch={} heartbeat_interval={} "
+              "lease={}",
+              worker_id_, welcome.concurrency(), welcome.prefetch(), Fmt(heartbeat_interval_),
               Fmt(FromProto(welcome.lease_duration())));
   SetStateLocked(draining_ ? StreamState::kDraining : StreamState::kConnected, after);
   UpdateConcurrencyLocked(after);

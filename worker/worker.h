@@ -57,6 +57,13 @@ struct WorkerOptions {
   std::vector<std::string> types;
   // Jobs run at once: the pool's slot count. At least 1.
   int concurrency = 4;
+  // Jobs the coordinator may lease beyond `concurrency`; they wait here until
+  // a slot frees, so that a slot starts its next job without waiting a round
+  // trip to the coordinator (Hello.prefetch). The coordinator fills a
+  // worker's prefetch only when no worker has a free slot. Their leases,
+  // attempt timeouts and deadlines run while they wait: for short jobs.
+  // 0 (the default): none.
+  int prefetch = 0;
   std::map<std::string, std::string> labels;
   // How long Drain() lets running handlers finish before cancelling them.
   absl::Duration drain_timeout = absl::Seconds(30);

@@ -329,7 +329,9 @@ async function runNative(options) {
   const args = ['throughput', 'latency', '-n', String(options.jobs), '-k', String(options.workers),
     '-c', String(options.concurrency), '--rate', String(options.rate), '--duration', `${options.duration}s`,
     '--payload-bytes', String(PAYLOAD_BYTES), '--batch', String(options.batch),
-    '--batch-inflight', String(options.batchInflight), '--json-out', jsonPath];
+    '--batch-inflight', String(options.batchInflight), '--json-out', jsonPath,
+    // Like the peers' workers here, no prefetch beyond the concurrency.
+    '--e2e-prefetch', '0'];
   console.error(`peers: ${options.conveyorBench} ${args.join(' ')}`);
   const child = spawn(options.conveyorBench, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let stdout = '';

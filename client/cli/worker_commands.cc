@@ -36,7 +36,9 @@ int RunWorkers(Cli& cli) {
     table.AddRow(
         {absl::StrCat(w.id()), w.name(), absl::StrJoin(w.queues(), ","),
          w.types().empty() ? "*" : absl::StrJoin(w.types(), ","),
-         absl::StrCat(w.leases_size(), "/", w.concurrency()),
+         // Held / slots, and "+N" for a prefetch.
+         absl::StrCat(w.leases_size(), "/", w.concurrency(),
+                      w.prefetch() > 0 ? absl::StrCat("+", w.prefetch()) : ""),
          w.last_heartbeat().seconds() != 0
              ? absl::StrCat(FormatAge(now - FromProtoTimestamp(w.last_heartbeat())), " ago")
              : "-",

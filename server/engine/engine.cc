@@ -518,7 +518,12 @@ absl::StatusOr<WorkerWelcome> Engine::ConnectWorker(WorkerHello hello,
   }
   std::sort(hello.queues.begin(), hello.queues.end());
   hello.queues.erase(std::unique(hello.queues.begin(), hello.queues.end()), hello.queues.end());
+  if (hello.prefetch < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("hello.prefetch must be 0 or more (got ", hello.prefetch, ")"));
+  }
   hello.concurrency = std::min(hello.concurrency, options_.max_worker_concurrency);
+  hello.prefetch = std::min(hello.prefetch, options_.max_worker_concurrency);
   WorkerWelcome welcome;
   {
     OpLock lock(this);
@@ -537,7 +542,7 @@ absl::StatusOr<WorkerWelcome> Engine::ConnectWorker(WorkerHello hello,
     ws.channel = std::move(channel);
     ws.connected_at = now;
     ws.last_heartbeat = now;
-    welcome = WorkerWelcome{id, ws.hello.concurrency, lease, lease / 3};
+    welcome = WorkerWelcome{id, ws.hello.concurrency, ws.hello.prefetch, lease, lease / 3};
     UpdateHunger(id, ws);
     DispatchWorker(id, now);
   }
@@ -768,18 +773,24 @@ void Engine::AnswerLocked(WorkerId worker, const WorkerReport& report, absl::Sta
 // Dispatch
 
 bool Engine::HasCredit(const WorkerState& ws) const {
-  return !draining_ && !ws.suspended &&
-         ws.leases.size() < static_cast<size_t>(ws.hello.concurrency);
+  if (draining_ || ws.suspended || ws.hello.concurrency == 0) return false;
+  return ws.leases.size() <
+         static_cast<size_t>(ws.hello.concurrency) + static_cast<size_t>(ws.hello.prefetch);
 }
 
 void Engine::UpdateHunger(WorkerId worker, WorkerState& ws) {
   const bool hungry = HasCredit(ws);
-  if (ws.hungry_key != 0 && (!hungry || ws.hungry_key != ws.last_assign + 1)) {
+  // Workers with a free slot come first; those with only prefetch room after
+  // them all, each group least recently assigned first.
+  constexpr uint64_t kPrefetchOnly = uint64_t{1} << 62;
+  const bool prefetch_only = ws.leases.size() >= static_cast<size_t>(ws.hello.concurrency);
+  const uint64_t key = ws.last_assign + 1 + (prefetch_only ? kPrefetchOnly : 0);  // Never 0.
+  if (ws.hungry_key != 0 && (!hungry || ws.hungry_key != key)) {
     for (const auto& q : ws.hello.queues) QueueFor(q).hungry.erase({ws.hungry_key, worker});
     ws.hungry_key = 0;
   }
   if (hungry && ws.hungry_key == 0) {
-    ws.hungry_key = ws.last_assign + 1;  // Never 0.
+    ws.hungry_key = key;
     for (const auto& q : ws.hello.queues) QueueFor(q).hungry.insert({ws.hungry_key, worker});
   }
 }

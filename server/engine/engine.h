@@ -117,6 +117,10 @@ struct WorkerHello {
   std::vector<std::string> queues;
   std::vector<std::string> types;  // Empty: every type.
   int32_t concurrency = 1;
+  // Jobs it may hold beyond `concurrency`, waiting for a slot. Leased only
+  // when no worker taking the job has a free slot; none while concurrency
+  // is 0.
+  int32_t prefetch = 0;
   Labels labels;
 };
 
@@ -132,6 +136,7 @@ struct WorkerStats {
 struct WorkerWelcome {
   WorkerId id;
   int32_t concurrency = 0;  // Possibly capped.
+  int32_t prefetch = 0;     // Possibly capped.
   absl::Duration lease_duration;
   absl::Duration heartbeat_interval;
 };

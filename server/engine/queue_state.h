@@ -50,8 +50,9 @@ struct QueueState {
   QueueSettings settings;
   bool configured = false;  // Settings were set through UpdateQueue.
   ReadyQueue ready;
-  // Workers subscribed to this queue that have free capacity, least
-  // recently assigned first: (their last assignment number, worker).
+  // Workers subscribed to this queue that have free capacity: those with a
+  // free slot first, then those with only prefetch room, each least recently
+  // assigned first (Engine::UpdateHunger's key, worker).
   absl::btree_set<std::pair<uint64_t, WorkerId>> hungry;
   size_t subscribers = 0;
   RateLimiter rate;

@@ -54,12 +54,13 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(CoordinatorOptio
         "--max-message-bytes (", options.max_message_bytes, ") must exceed --max-payload-bytes (",
         options.engine.max_payload_bytes, "): a request carries a payload and more"));
   }
-  const size_t min_send_queue = 2 * static_cast<size_t>(options.engine.max_worker_concurrency) + 16;
+  const size_t min_send_queue = 4 * static_cast<size_t>(options.engine.max_worker_concurrency) + 16;
   if (options.max_worker_send_queue > 0 && options.max_worker_send_queue < min_send_queue) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--max-worker-send-queue (", options.max_worker_send_queue, ") must be at least ",
-        min_send_queue, " (2 x --max-worker-concurrency + 16): a worker that reads its stream "
-        "may have an assignment and an ack waiting per slot"));
+        min_send_queue, " (4 x --max-worker-concurrency + 16): a worker that reads its stream "
+        "may have an assignment and an ack waiting per job it may hold (concurrency and "
+        "prefetch, each up to --max-worker-concurrency)"));
   }
   auto parts = std::make_unique<Parts>();
   auto credentials = ServerCredentialsFor(options.tls);

@@ -208,6 +208,7 @@ void ToProto(const WorkerStats& s, v1::WorkerInfo* out) {
   for (const auto& q : s.hello.queues) out->add_queues(q);
   for (const auto& t : s.hello.types) out->add_types(t);
   out->set_concurrency(s.hello.concurrency);
+  out->set_prefetch(s.hello.prefetch);
   out->mutable_labels()->insert(s.hello.labels.begin(), s.hello.labels.end());
   SetTime(s.connected_at, [&] { return out->mutable_connected_at(); });
   SetTime(s.last_heartbeat, [&] { return out->mutable_last_heartbeat(); });
@@ -227,6 +228,7 @@ WorkerHello FromProto(const v1::Hello& in) {
   h.queues.assign(in.queues().begin(), in.queues().end());
   h.types.assign(in.types().begin(), in.types().end());
   h.concurrency = in.concurrency();
+  h.prefetch = in.prefetch();
   h.labels = Labels(in.labels().begin(), in.labels().end());
   return h;
 }

@@ -274,8 +274,8 @@ absl::Status WorkerSession::HandleAfterHello(WorkerId worker,
 absl::Status WorkerSession::HandleHello(const v1::Hello& hello) {
   auto welcome = engine_->ConnectWorker(FromProto(hello), shared_from_this());
   if (!welcome.ok()) return welcome.status();
-  spdlog::info("worker connected id={} name={} peer={} concurrency={} queues={}",
-               welcome->id.value, hello.name(), peer_, welcome->concurrency,
+  spdlog::info("worker connected id={} name={} peer={} concurrency={} prefetch={} queues={}",
+               welcome->id.value, hello.name(), peer_, welcome->concurrency, welcome->prefetch,
                hello.queues_size());
   v1::CoordinatorMessage m;
   v1::Welcome* w = m.mutable_welcome();
@@ -283,6 +283,7 @@ absl::Status WorkerSession::HandleHello(const v1::Hello& hello) {
   ToProtoDuration(welcome->lease_duration, w->mutable_lease_duration());
   ToProtoDuration(welcome->heartbeat_interval, w->mutable_heartbeat_interval());
   w->set_concurrency(welcome->concurrency);
+  w->set_prefetch(welcome->prefetch);
   const int max_batch = hello.max_batch() > 1 ? std::min(hello.max_batch(), kMaxBatch) : 0;
   w->set_max_batch(max_batch);
   w->set_max_worker_batch(kMaxBatch);

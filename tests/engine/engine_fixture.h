@@ -408,12 +408,14 @@ class EngineTest : public ::testing::Test {
   JobState StateOf(JobId id) { return Get(id).state; }
 
   TestWorker Connect(std::string name = "w", std::vector<std::string> queues = {"q"},
-                     int32_t concurrency = 1, std::vector<std::string> types = {}) {
+                     int32_t concurrency = 1, std::vector<std::string> types = {},
+                     int32_t prefetch = 0) {
     WorkerHello hello;
     hello.name = std::move(name);
     hello.queues = std::move(queues);
     hello.types = std::move(types);
     hello.concurrency = concurrency;
+    hello.prefetch = prefetch;
     auto channel = std::make_shared<RecordingChannel>();
     auto r = engine().ConnectWorker(std::move(hello), channel);
     if (!r.ok()) {

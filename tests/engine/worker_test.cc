@@ -146,6 +146,77 @@ TEST_F(EngineTest, WorkAlternatesBetweenHungryWorkers) {
   EXPECT_EQ(w2.channel->assignments.size(), 5u);
 }
 
+TEST_F(EngineTest, PrefetchLetsAWorkerHoldMoreThanItsConcurrency) {
+  TestWorker w = Connect("w", {"q"}, 2, {}, /*prefetch=*/3);
+  for (int i = 0; i < 10; ++i) SubmitOne(Spec());
+  EXPECT_EQ(w.channel->assignments.size(), 5u);
+  EXPECT_EQ(LeasesOf(w.id), 5u);
+  EXPECT_EQ(StatsOf("q").queued, 5);
+  EXPECT_EQ(StatsOf("q").worker_slots, 2) << "slots count concurrency only";
+  std::vector<WorkerStats> ws = engine().ListWorkers();
+  ASSERT_EQ(ws.size(), 1u);
+  EXPECT_EQ(ws[0].hello.prefetch, 3);
+
+  // Each answer frees room for one more, filled at once.
+  const Assignment a = w.channel->assignments[0];
+  ASSERT_OK(engine().Complete(w.id, a.job.id, a.token, ""));
+  EXPECT_EQ(w.channel->assignments.size(), 6u);
+  EXPECT_EQ(LeasesOf(w.id), 5u);
+
+  // Paused: no prefetch either.
+  ASSERT_OK(engine().SetConcurrency(w.id, 0));
+  const Assignment b = w.channel->assignments[1];
+  ASSERT_OK(engine().Complete(w.id, b.job.id, b.token, ""));
+  EXPECT_EQ(w.channel->assignments.size(), 6u);
+  EXPECT_EQ(LeasesOf(w.id), 4u);
+}
+
+TEST_F(EngineTest, AFreeSlotAnywhereComesBeforeAnyWorkersPrefetch) {
+  TestWorker w1 = Connect("w1", {"q"}, 1, {}, /*prefetch=*/4);
+  TestWorker w2 = Connect("w2", {"q"}, 3, {}, /*prefetch=*/4);
+  // w1 is the least recently assigned, but once its slot is taken the next
+  // three go to w2's free slots; only then do the prefetches fill, in turn.
+  for (int i = 0; i < 4; ++i) SubmitOne(Spec());
+  EXPECT_EQ(w1.channel->assignments.size(), 1u);
+  EXPECT_EQ(w2.channel->assignments.size(), 3u);
+  for (int i = 0; i < 4; ++i) SubmitOne(Spec());
+  EXPECT_EQ(w1.channel->assignments.size(), 3u);
+  EXPECT_EQ(w2.channel->assignments.size(), 5u);
+
+  // One job of w2 done: it holds 4 with 3 slots, still no free slot, so the
+  // next job goes to the least recently assigned prefetch, w1's.
+  const Assignment a = w2.channel->assignments[0];
+  ASSERT_OK(engine().Complete(w2.id, a.job.id, a.token, ""));
+  EXPECT_EQ(w2.channel->assignments.size(), 5u) << "nothing was queued";
+  ASSERT_EQ(LeasesOf(w2.id), 4u);
+  SubmitOne(Spec());
+  EXPECT_EQ(w1.channel->assignments.size(), 4u);
+  // Two more done: w2 has a free slot again and goes first, though it was
+  // assigned more recently than w1.
+  for (int i = 1; i < 3; ++i) {
+    const Assignment b = w2.channel->assignments[i];
+    ASSERT_OK(engine().Complete(w2.id, b.job.id, b.token, ""));
+  }
+  SubmitOne(Spec());
+  EXPECT_EQ(w2.channel->assignments.size(), 6u);
+  EXPECT_EQ(w1.channel->assignments.size(), 4u);
+}
+
+TEST_F(EngineTest, PrefetchIsCappedByMaxWorkerConcurrency) {
+  options_.max_worker_concurrency = 3;
+  WorkerHello hello;
+  hello.name = "greedy";
+  hello.queues = {"q"};
+  hello.concurrency = 1;
+  hello.prefetch = 50;
+  auto channel = std::make_shared<RecordingChannel>();
+  ASSERT_OK_AND_ASSIGN(WorkerWelcome welcome, engine().ConnectWorker(hello, channel));
+  EXPECT_EQ(welcome.concurrency, 1);
+  EXPECT_EQ(welcome.prefetch, 3);
+  for (int i = 0; i < 10; ++i) SubmitOne(Spec());
+  EXPECT_EQ(channel->assignments.size(), 4u);
+}
+
 TEST_F(EngineTest, ConnectWorkerRejectsBadHellos) {
   auto channel = std::make_shared<RecordingChannel>();
   WorkerHello hello;
@@ -161,6 +232,10 @@ TEST_F(EngineTest, ConnectWorkerRejectsBadHellos) {
   hello.concurrency = 0;
   EXPECT_STATUS(engine().ConnectWorker(hello, channel), absl::StatusCode::kInvalidArgument,
                 "concurrency");
+  hello.concurrency = 1;
+  hello.prefetch = -1;
+  EXPECT_STATUS(engine().ConnectWorker(hello, channel), absl::StatusCode::kInvalidArgument,
+                "hello.prefetch must be 0 or more");
   EXPECT_TRUE(engine().ListWorkers().empty());
 }
 

@@ -301,6 +301,29 @@ TEST_F(CoordinatorTest, WorkerNeverHoldsMoreThanItsConcurrency) {
   EXPECT_FALSE(worker.NextOf(CoordinatorMessage::kAssignment, absl::Milliseconds(300)));
 }
 
+TEST_F(CoordinatorTest, PrefetchingWorkerHoldsConcurrencyPlusPrefetch) {
+  TestWorker worker(channel_);
+  ASSERT_NE(worker.Hello("w1", "q", 2, /*max_batch=*/0, /*prefetch=*/3), 0u);
+  EXPECT_EQ(worker.welcome().concurrency(), 2);
+  EXPECT_EQ(worker.welcome().prefetch(), 3);
+  for (int i = 0; i < 10; ++i) Submit("q", std::to_string(i));
+  std::vector<v1::Assignment> held;
+  while (auto m = worker.NextOf(CoordinatorMessage::kAssignment, absl::Milliseconds(500))) {
+    held.push_back(m->assignment());
+  }
+  EXPECT_EQ(held.size(), 5u);
+  worker.Complete(held[0].job().id(), held[0].fencing_token(), "");
+  EXPECT_TRUE(worker.NextOf(CoordinatorMessage::kAssignment));
+  EXPECT_FALSE(worker.NextOf(CoordinatorMessage::kAssignment, absl::Milliseconds(300)));
+
+  TestWorker negative(channel_);
+  EXPECT_EQ(negative.Hello("w2", "q", 1, /*max_batch=*/0, /*prefetch=*/-1), 0u);
+  grpc::Status status = negative.Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("hello.prefetch"), std::string::npos)
+      << status.error_message();
+}
+
 TEST_F(CoordinatorTest, ProtocolErrorsCloseOnlyTheOffendingStream) {
   TestWorker good(channel_);
   ASSERT_NE(good.Hello("good", "q", 1), 0u);

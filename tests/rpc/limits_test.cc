@@ -238,7 +238,7 @@ TEST_F(LimitsTest, WorkerSendQueueMustFitWhatAReadingWorkerGets) {
   options.listen = "127.0.0.1:0";
   options.memory_store = true;
   options.engine.max_worker_concurrency = 100;
-  options.max_worker_send_queue = 215;
+  options.max_worker_send_queue = 415;
   auto c = rpc::Coordinator::Start(options);
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
@@ -382,7 +382,7 @@ TEST_F(LimitsTest, PendingWaitsAreCappedAndARefusedRunJobSubmitsNothing) {
 TEST_F(LimitsTest, WorkerThatNeverReadsIsEndedAndItsJobsGoToOthers) {
   Start([](rpc::CoordinatorOptions& o) {
     o.engine.max_worker_concurrency = 100;
-    o.max_worker_send_queue = 216;  // The least that allows.
+    o.max_worker_send_queue = 416;  // The least that allows.
   });
   constexpr int kJobs = 150;
   constexpr int kStuckConcurrency = 100;
@@ -436,7 +436,7 @@ TEST_F(LimitsTest, WorkerThatNeverReadsIsEndedAndItsJobsGoToOthers) {
 TEST_F(LimitsTest, EndedStreamThatNeverReadsGivesBackItsPlaceAfterTheGrace) {
   Start([](rpc::CoordinatorOptions& o) {
     o.engine.max_worker_concurrency = 100;
-    o.max_worker_send_queue = 216;
+    o.max_worker_send_queue = 416;
     o.call_limits.max_streams_per_peer = 1;
     o.worker_unread_grace = absl::Milliseconds(200);
   });

@@ -48,12 +48,13 @@ bool TestWorker::Send(const v1::WorkerMessage& message) {
 }
 
 uint64_t TestWorker::Hello(const std::string& name, const std::string& queue, int concurrency,
-                           int max_batch) {
+                           int max_batch, int prefetch) {
   v1::WorkerMessage m;
   m.mutable_hello()->set_name(name);
   m.mutable_hello()->add_queues(queue);
   m.mutable_hello()->set_concurrency(concurrency);
   m.mutable_hello()->set_max_batch(max_batch);
+  m.mutable_hello()->set_prefetch(prefetch);
   if (!Send(m)) return 0;
   auto welcome = Next();
   if (!welcome || !welcome->has_welcome()) return 0;

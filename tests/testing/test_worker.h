@@ -31,10 +31,10 @@ class TestWorker {
                                                              const std::string& queue);
 
   bool Send(const v1::WorkerMessage& message);
-  // Sends Hello (Hello.max_batch = `max_batch`) and waits for Welcome;
-  // returns the worker id (0 on failure).
+  // Sends Hello (Hello.max_batch = `max_batch`, Hello.prefetch = `prefetch`)
+  // and waits for Welcome; returns the worker id (0 on failure).
   uint64_t Hello(const std::string& name, const std::string& queue, int concurrency,
-                 int max_batch = 0);
+                 int max_batch = 0, int prefetch = 0);
   // The Welcome that Hello() got.
   v1::Welcome welcome() const { return welcome_; }
   // The next message from the coordinator, or nullopt after `timeout`.

@@ -166,6 +166,76 @@ TEST_F(WorkerE2eTest, SigtermDrainExitsZeroAndReleasesUnstartedJobs) {
   }
 }
 
+TEST_F(WorkerE2eTest, PrefetchedJobsWaitForASlotAndADrainGivesThemBack) {
+  auto worker = StartWorkerProcess(
+      {"--concurrency=1", "--prefetch=2", "--drain-timeout=10s", "--name=prefetcher"},
+      "worker.log");
+  const uint64_t running = Submit(Spec("sleep", "700ms"));
+  ASSERT_TRUE(WaitFor([&] { return !Get(running).progress().message().empty(); }));
+  std::vector<uint64_t> waiting;
+  for (int i = 0; i < 3; ++i) waiting.push_back(Submit(Spec("sleep", "700ms")));
+  // The worker holds its one running job and two prefetched ones (leased,
+  // not started); the third waits in the coordinator.
+  auto held = [&]() -> int {
+    conveyor::v1::ListWorkersRequest request;
+    conveyor::v1::ListWorkersResponse response;
+    grpc::ClientContext context;
+    if (!admin_->ListWorkers(&context, request, &response).ok()) return -1;
+    if (response.workers_size() != 1) return -1;
+    EXPECT_EQ(response.workers(0).prefetch(), 2);
+    return response.workers(0).leases_size();
+  };
+  ASSERT_TRUE(WaitFor([&] { return held() == 3; }));
+  EXPECT_EQ(Get(waiting[0]).state(), conveyor::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(Get(waiting[1]).state(), conveyor::v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(Get(waiting[2]).state(), conveyor::v1::JOB_STATE_QUEUED);
+  EXPECT_TRUE(Get(waiting[0]).progress().message().empty()) << "prefetched: not started";
+
+  worker->Signal(SIGTERM);
+  auto status = worker->Wait(absl::Seconds(20));
+  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_TRUE(WIFEXITED(*status));
+  EXPECT_EQ(WEXITSTATUS(*status), 0);
+  EXPECT_EQ(Get(running).state(), conveyor::v1::JOB_STATE_SUCCEEDED);
+  for (uint64_t id : waiting) {
+    const Job job = Get(id);
+    EXPECT_EQ(job.state(), conveyor::v1::JOB_STATE_QUEUED) << job.DebugString();
+    EXPECT_EQ(job.attempts(), 0) << "a released prefetch costs no attempt";
+  }
+}
+
+TEST_F(WorkerE2eTest, PrefetchingWorkerRunsEveryJobOnceWithinItsConcurrency) {
+  std::atomic<int> now_running{0}, most{0};
+  WorkerOptions options;
+  options.coordinator = coordinator_.address();
+  options.concurrency = 2;
+  options.prefetch = 4;
+  auto worker = Worker::Create(options);
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  ASSERT_TRUE((*worker)
+                  ->RegisterHandler("busy",
+                                    [&](JobContext& job) -> absl::StatusOr<std::string> {
+                                      int n = ++now_running;
+                                      int seen = most.load();
+                                      while (n > seen && !most.compare_exchange_weak(seen, n)) {
+                                      }
+                                      job.WaitForCancel(absl::Milliseconds(20));
+                                      --now_running;
+                                      return "ok";
+                                    })
+                  .ok());
+  ASSERT_TRUE((*worker)->Start().ok());
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 20; ++i) ids.push_back(Submit(Spec("busy", "")));
+  for (uint64_t id : ids) {
+    const Job job = WaitEnd(id);
+    EXPECT_EQ(job.state(), conveyor::v1::JOB_STATE_SUCCEEDED);
+    EXPECT_EQ(job.attempts(), 1);
+  }
+  EXPECT_LE(most.load(), 2) << "prefetch never runs more than the concurrency";
+  EXPECT_EQ(most.load(), 2);
+}
+
 TEST_F(WorkerE2eTest, KilledWorkerMidJobRunsAgainOnAnotherWorker) {
   auto first = StartWorkerProcess({"--name=first", "--concurrency=1"}, "first.log");
   JobSpec spec = Spec("sleep", "500ms");

@@ -338,6 +338,9 @@ TEST(WorkerCreateTest, RejectsBadOptions) {
   options.concurrency = 0;
   EXPECT_EQ(Worker::Create(options).status().code(), absl::StatusCode::kInvalidArgument);
   options.concurrency = 1;
+  options.prefetch = -1;
+  EXPECT_EQ(Worker::Create(options).status().code(), absl::StatusCode::kInvalidArgument);
+  options.prefetch = 0;
   options.queues.clear();
   EXPECT_EQ(Worker::Create(options).status().code(), absl::StatusCode::kInvalidArgument);
 }

@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
   std::string queues = "default";
   std::string types;
   int concurrency = 4;
+  int prefetch = 0;
   std::string drain_timeout = "30s";
   std::string name;
   std::vector<std::string> labels;
@@ -71,6 +72,13 @@ int main(int argc, char** argv) {
   app.add_option("--concurrency", concurrency, "jobs run at once")
       ->envname("CONVEYOR_CONCURRENCY")
       ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  app.add_option("--prefetch", prefetch,
+                 "jobs leased beyond --concurrency, waiting here for a free slot, when no "
+                 "worker has one (raises throughput of short jobs; their leases and "
+                 "timeouts run while they wait)")
+      ->envname("CONVEYOR_PREFETCH")
+      ->check(CLI::Range(0, 100000))
       ->capture_default_str();
   app.add_option("--drain-timeout", drain_timeout,
                  "on SIGTERM/SIGINT, how long running jobs may finish before they are cancelled")
@@ -122,6 +130,7 @@ int main(int argc, char** argv) {
   options.queues = SplitList(queues);
   options.types = SplitList(types);
   options.concurrency = concurrency;
+  options.prefetch = prefetch;
   absl::ParseDuration(drain_timeout, &options.drain_timeout);
   options.name = name;
   for (const auto& label : labels) {
