@@ -745,8 +745,15 @@ absl::StatusOr<JobTransition> Engine::ApplyReport(WorkerId worker, WorkerReport&
   switch (report.kind) {
     case Kind::kComplete:
     case Kind::kFail:
-      DispatchWorker(worker, now);
-      DispatchQueue(job.queue, now);
+      // The freed slot's worker first, unless what it freed is only room for
+      // a prefetch: then a free slot elsewhere comes first.
+      if (HasFreeSlot(worker)) {
+        DispatchWorker(worker, now);
+        DispatchQueue(job.queue, now);
+      } else {
+        DispatchQueue(job.queue, now);
+        DispatchWorker(worker, now);
+      }
       break;
     case Kind::kRelease:
       DispatchQueue(job.queue, now);  // Not to this worker first: it gave it back.
@@ -776,6 +783,12 @@ bool Engine::HasCredit(const WorkerState& ws) const {
   if (draining_ || ws.suspended || ws.hello.concurrency == 0) return false;
   return ws.leases.size() <
          static_cast<size_t>(ws.hello.concurrency) + static_cast<size_t>(ws.hello.prefetch);
+}
+
+bool Engine::HasFreeSlot(WorkerId worker) const {
+  auto wit = workers_.find(worker);
+  return wit != workers_.end() &&
+         wit->second.leases.size() < static_cast<size_t>(wit->second.hello.concurrency);
 }
 
 void Engine::UpdateHunger(WorkerId worker, WorkerState& ws) {

@@ -400,6 +400,9 @@ class Engine {
   bool TryAssign(WorkerId worker, WorkerState& ws, QueueState& qs, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool HasCredit(const WorkerState& ws) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether the worker holds fewer jobs than its concurrency (its credit is
+  // more than prefetch room).
+  bool HasFreeSlot(WorkerId worker) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Puts the worker in (or out of) its queues' hungry sets.
   void UpdateHunger(WorkerId worker, WorkerState& ws) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

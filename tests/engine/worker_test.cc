@@ -202,6 +202,23 @@ TEST_F(EngineTest, AFreeSlotAnywhereComesBeforeAnyWorkersPrefetch) {
   EXPECT_EQ(w1.channel->assignments.size(), 4u);
 }
 
+TEST_F(EngineTest, AFinishedJobsPrefetchRoomWaitsForFreeSlotsElsewhere) {
+  QueueSettingsUpdate u;
+  u.max_running = 2;
+  Configure("q", u);
+  TestWorker w1 = Connect("w1", {"q"}, 1, {}, /*prefetch=*/3);
+  for (int i = 0; i < 3; ++i) SubmitOne(Spec());
+  ASSERT_EQ(w1.channel->assignments.size(), 2u) << "its slot and one prefetch; max_running 2";
+  TestWorker w2 = Connect("w2", {"q"}, 1);
+  ASSERT_TRUE(w2.channel->assignments.empty()) << "max_running";
+  // w1's result frees prefetch room only (it still holds its concurrency):
+  // the queued job goes to w2's free slot.
+  const Assignment a = w1.channel->assignments[0];
+  ASSERT_OK(engine().Complete(w1.id, a.job.id, a.token, ""));
+  EXPECT_EQ(w2.channel->assignments.size(), 1u);
+  EXPECT_EQ(w1.channel->assignments.size(), 2u);
+}
+
 TEST_F(EngineTest, PrefetchIsCappedByMaxWorkerConcurrency) {
   options_.max_worker_concurrency = 3;
   WorkerHello hello;
