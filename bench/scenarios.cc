@@ -401,7 +401,9 @@ absl::Status RunScale(const BenchConfig& config, Report& report) {
     if (!e2e.ok()) return e2e.status();
     auto verified = VerifyJobs(c.jobs(), config.queue, e2e->submit.ids);
     if (!verified.ok()) return verified.status();
-    const std::string label = absl::StrCat("K=", k, " C=", config.concurrency);
+    const std::string label =
+        absl::StrCat("K=", k, " C=", config.concurrency,
+                     config.prefetch > 0 ? absl::StrCat(" P=", config.prefetch) : "");
     report.Add(name, label + " end-to-end", e2e->rate(), "jobs/s");
     report.Add(name, label + " fairness max/min per worker", Fairness(*verified, k), "x");
     if (verified->lost > 0 || verified->duplicates > 0) {
