@@ -53,6 +53,24 @@ class WorkerE2eTest : public testing::CoordinatorProcessTest {
     EXPECT_TRUE(WaitFor([&] { return (*worker)->state() == StreamState::kConnected; }));
     return std::move(*worker);
   }
+
+  // SIGTERMs `worker`: it exits 0 once `running` has succeeded, and every
+  // job of `waiting` (leased but not started, or never leased) is queued
+  // again with no attempt counted.
+  void ExpectDrainGivesBack(ChildProcess& worker, uint64_t running,
+                            const std::vector<uint64_t>& waiting) {
+    worker.Signal(SIGTERM);
+    auto status = worker.Wait(absl::Seconds(20));
+    ASSERT_TRUE(status.ok()) << status.status();
+    ASSERT_TRUE(WIFEXITED(*status));
+    EXPECT_EQ(WEXITSTATUS(*status), 0);
+    EXPECT_EQ(Get(running).state(), conveyor::v1::JOB_STATE_SUCCEEDED);
+    for (uint64_t id : waiting) {
+      const Job job = Get(id);
+      EXPECT_EQ(job.state(), conveyor::v1::JOB_STATE_QUEUED) << job.DebugString();
+      EXPECT_EQ(job.attempts(), 0) << job.DebugString();
+    }
+  }
 };
 
 TEST_F(WorkerE2eTest, EchoJobCompletesWithResult) {
@@ -153,17 +171,7 @@ TEST_F(WorkerE2eTest, SigtermDrainExitsZeroAndReleasesUnstartedJobs) {
   ASSERT_TRUE(WaitFor([&] { return !Get(running).progress().message().empty(); }));
   std::vector<uint64_t> waiting;
   for (int i = 0; i < 3; ++i) waiting.push_back(Submit(Spec("sleep", "700ms")));
-  worker->Signal(SIGTERM);
-  auto status = worker->Wait(absl::Seconds(20));
-  ASSERT_TRUE(status.ok()) << status.status();
-  ASSERT_TRUE(WIFEXITED(*status));
-  EXPECT_EQ(WEXITSTATUS(*status), 0);
-  EXPECT_EQ(Get(running).state(), conveyor::v1::JOB_STATE_SUCCEEDED);
-  for (uint64_t id : waiting) {
-    const Job job = Get(id);
-    EXPECT_EQ(job.state(), conveyor::v1::JOB_STATE_QUEUED) << job.DebugString();
-    EXPECT_EQ(job.attempts(), 0) << job.DebugString();
-  }
+  ExpectDrainGivesBack(*worker, running, waiting);
 }
 
 TEST_F(WorkerE2eTest, PrefetchedJobsWaitForASlotAndADrainGivesThemBack) {
@@ -191,17 +199,7 @@ TEST_F(WorkerE2eTest, PrefetchedJobsWaitForASlotAndADrainGivesThemBack) {
   EXPECT_EQ(Get(waiting[2]).state(), conveyor::v1::JOB_STATE_QUEUED);
   EXPECT_TRUE(Get(waiting[0]).progress().message().empty()) << "prefetched: not started";
 
-  worker->Signal(SIGTERM);
-  auto status = worker->Wait(absl::Seconds(20));
-  ASSERT_TRUE(status.ok()) << status.status();
-  ASSERT_TRUE(WIFEXITED(*status));
-  EXPECT_EQ(WEXITSTATUS(*status), 0);
-  EXPECT_EQ(Get(running).state(), conveyor::v1::JOB_STATE_SUCCEEDED);
-  for (uint64_t id : waiting) {
-    const Job job = Get(id);
-    EXPECT_EQ(job.state(), conveyor::v1::JOB_STATE_QUEUED) << job.DebugString();
-    EXPECT_EQ(job.attempts(), 0) << "a released prefetch costs no attempt";
-  }
+  ExpectDrainGivesBack(*worker, running, waiting);
 }
 
 TEST_F(WorkerE2eTest, PrefetchingWorkerRunsEveryJobOnceWithinItsConcurrency) {
@@ -251,6 +249,31 @@ TEST_F(WorkerE2eTest, KilledWorkerMidJobRunsAgainOnAnotherWorker) {
   EXPECT_EQ(job.history(0).worker_name(), "first");
   EXPECT_EQ(job.history(0).outcome(), conveyor::v1::Attempt::OUTCOME_LEASE_LOST);
   EXPECT_EQ(job.history(job.history_size() - 1).worker_name(), "second");
+}
+
+TEST_F(WorkerE2eTest, KilledWorkersPrefetchedJobsRunElsewhereWithNoAttemptLost) {
+  auto first = StartWorkerProcess({"--name=first", "--concurrency=1", "--prefetch=2"},
+                                  "first.log");
+  const uint64_t running = Submit(Spec("sleep", "5s"));
+  ASSERT_TRUE(WaitFor([&] { return !Get(running).progress().message().empty(); }));
+  const std::vector<uint64_t> waiting = {Submit(Spec("echo", "a")), Submit(Spec("echo", "b"))};
+  for (uint64_t id : waiting) ASSERT_TRUE(WaitState(id, conveyor::v1::JOB_STATE_RUNNING));
+  first->Signal(SIGKILL);
+  ASSERT_TRUE(first->Wait(absl::Seconds(10)).ok());
+  // Three slots: the echoes run beside the sleep's retry.
+  auto second = StartWorkerProcess({"--name=second", "--concurrency=3"}, "second.log");
+  for (uint64_t id : waiting) {
+    const Job job = WaitEnd(id);
+    EXPECT_EQ(job.state(), conveyor::v1::JOB_STATE_SUCCEEDED);
+    EXPECT_EQ(job.attempts(), 1) << "the prefetched wait cost no attempt";
+    ASSERT_EQ(job.history_size(), 2);
+    EXPECT_EQ(job.history(0).worker_name(), "first");
+    EXPECT_EQ(job.history(0).outcome(), conveyor::v1::Attempt::OUTCOME_RELEASED);
+    EXPECT_EQ(job.history(1).worker_name(), "second");
+  }
+  const Job started = Get(running);
+  ASSERT_GE(started.history_size(), 1);
+  EXPECT_EQ(started.history(0).outcome(), conveyor::v1::Attempt::OUTCOME_LEASE_LOST);
 }
 
 TEST_F(WorkerE2eTest, ExecExitCodesMapToOutcomes) {
