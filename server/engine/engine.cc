@@ -542,7 +542,6 @@ absl::StatusOr<WorkerWelcome> Engine::ConnectWorker(WorkerHello hello,
     ws.channel = std::move(channel);
     ws.connected_at = now;
     ws.last_heartbeat = now;
-    ws.most_slots = ws.hello.concurrency;
     welcome = WorkerWelcome{id, ws.hello.concurrency, ws.hello.prefetch, lease, lease / 3};
     UpdateHunger(id, ws);
     DispatchWorker(id, now);
@@ -559,34 +558,19 @@ uint64_t Engine::DisconnectWorker(WorkerId worker) {
     if (wit == workers_.end()) return seq_;
     const absl::Time now = clock_->Now();
     const std::string name = wit->second.hello.name;
-    // Oldest lease first.
-    std::vector<std::pair<uint64_t, JobId>> held;
-    for (JobId id : wit->second.leases) held.emplace_back(leases_.at(id).granted, id);
+    std::vector<JobId> held(wit->second.leases.begin(), wit->second.leases.end());
     std::sort(held.begin(), held.end());
-    // A worker runs its jobs in the order they were leased, at most
-    // `most_slots` at once: whatever it held beyond that was waiting in its
-    // prefetch, never started, and goes back in line as a Release would, with
-    // no attempt counted. The rest lost their attempt.
-    const size_t most_slots = static_cast<size_t>(wit->second.most_slots);
     // Unsubscribe first so the jobs it held go to other workers.
     wit->second.hello.concurrency = 0;
     UpdateHunger(worker, wit->second);
     for (const auto& q : wit->second.hello.queues) --QueueFor(q).subscribers;
     std::vector<std::string> queues = wit->second.hello.queues;
-    for (size_t i = 0; i < held.size(); ++i) {
-      JobRecord& job = jobs_.at(held[i].second);
-      if (i >= most_slots) {
-        EndLease(job, AttemptOutcome::kReleased, "", now);
-        --job.attempts;
-        MakeReady(job);
-        Changed(job);
-      } else {
-        const std::string error =
-            absl::StrCat("worker ", name, " disconnected while running it");
-        EndLease(job, AttemptOutcome::kLeaseLost, error, now);
-        job.rare().error = error;
-        RetryOrBury(job, false, DeadReason::kLeaseLost, /*backoff=*/false, now);
-      }
+    for (JobId id : held) {
+      JobRecord& job = jobs_.at(id);
+      const std::string error = absl::StrCat("worker ", name, " disconnected while running it");
+      EndLease(job, AttemptOutcome::kLeaseLost, error, now);
+      job.rare().error = error;
+      RetryOrBury(job, false, DeadReason::kLeaseLost, /*backoff=*/false, now);
       queues.push_back(job.queue);
     }
     workers_.erase(worker);
@@ -609,7 +593,6 @@ absl::Status Engine::SetConcurrency(WorkerId worker, int32_t concurrency) {
     auto wit = workers_.find(worker);
     if (wit == workers_.end()) return errors::WorkerNotFound(worker);
     wit->second.hello.concurrency = std::min(concurrency, options_.max_worker_concurrency);
-    wit->second.most_slots = std::max(wit->second.most_slots, wit->second.hello.concurrency);
     UpdateHunger(worker, wit->second);
     DispatchWorker(worker, clock_->Now());
   }
@@ -859,7 +842,6 @@ bool Engine::TryAssign(WorkerId worker, WorkerState& ws, QueueState& qs, absl::T
   Lease lease;
   lease.worker = worker;
   lease.token = job.last_token;
-  lease.granted = dispatch_counter_ + 1;  // ws.last_assign, below.
   lease.attempt_deadline = rare.attempt_timeout > absl::ZeroDuration()
                                ? now + rare.attempt_timeout
                                : absl::InfiniteFuture();

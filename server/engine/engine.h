@@ -119,8 +119,7 @@ struct WorkerHello {
   int32_t concurrency = 1;
   // Jobs it may hold beyond `concurrency`, waiting for a slot. Leased only
   // when no worker taking the job has a free slot; none while concurrency
-  // is 0. A disconnect requeues what it held beyond its largest concurrency
-  // (the most recently leased) with no attempt counted.
+  // is 0.
   int32_t prefetch = 0;
   Labels labels;
 };
@@ -314,7 +313,6 @@ class Engine {
     FencingToken token;
     absl::Time expires_at;
     absl::Time attempt_deadline;  // Attempt timeout; InfiniteFuture: none.
-    uint64_t granted = 0;         // Dispatch order (WorkerState::last_assign).
   };
   struct WorkerState {
     WorkerHello hello;
@@ -323,9 +321,6 @@ class Engine {
     absl::Time last_heartbeat;
     absl::flat_hash_set<JobId> leases;
     uint64_t last_assign = 0;  // Dispatch order for fairness.
-    // The most jobs it ran at once could be: the largest concurrency it
-    // announced on this connection.
-    int32_t most_slots = 0;
     uint64_t hungry_key = 0;   // Its key in the hungry sets; 0: not in them.
     // A lease of it expired (no heartbeat): it gets no new jobs until it
     // heartbeats again, so a hung worker cannot burn a job's attempts.

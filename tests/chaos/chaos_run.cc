@@ -55,6 +55,7 @@ struct Options {
   int poison = 6;
   int workers = 4;
   int concurrency = 8;
+  int prefetch = 0;
   int batch = 50;
   int coordinator_kills = 2;
   absl::Duration duration = absl::Seconds(20);
@@ -153,7 +154,8 @@ class Cluster {
     auto process = ChildProcess::Start(
         options_.worker,
         {"--coordinator=" + address(), "--name=" + name, std::string("--queues=") + kQueue,
-         absl::StrCat("--concurrency=", options_.concurrency), "--record-file=" + records_path(),
+         absl::StrCat("--concurrency=", options_.concurrency),
+         absl::StrCat("--prefetch=", options_.prefetch), "--record-file=" + records_path(),
          "--drain-timeout=10s"},
         dir_ + "/" + name + ".log");
     if (!process.ok()) return process.status();
@@ -427,10 +429,12 @@ int Run(const Options& options) {
   const uint64_t seed = options.seed != 0 ? options.seed : std::random_device{}();
   Options opts = options;
   opts.seed = seed;
-  std::printf("chaos: %d jobs + %d poisoned, %d workers x %d slots, chaos for %s, seed %llu, dir %s\n",
-              opts.jobs, opts.poison, opts.workers, opts.concurrency,
-              absl::FormatDuration(opts.duration).c_str(),
-              static_cast<unsigned long long>(seed), dir.c_str());
+  std::printf(
+      "chaos: %d jobs + %d poisoned, %d workers x %d slots (+%d prefetch), chaos for %s, "
+      "seed %llu, dir %s\n",
+      opts.jobs, opts.poison, opts.workers, opts.concurrency, opts.prefetch,
+      absl::FormatDuration(opts.duration).c_str(), static_cast<unsigned long long>(seed),
+      dir.c_str());
   std::fflush(stdout);
   Counts counts;
   Cluster cluster(opts, dir, counts);
@@ -622,6 +626,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(2, 64))->capture_default_str();
   app.add_option("--concurrency", options.concurrency, "slots per worker")
       ->check(CLI::Range(1, 1000))->capture_default_str();
+  app.add_option("--prefetch", options.prefetch, "jobs per worker leased beyond its slots")
+      ->check(CLI::Range(0, 1000))->capture_default_str();
   app.add_option("--batch", options.batch, "jobs per Submit call")
       ->check(CLI::Range(1, 1000))->capture_default_str();
   app.add_option("--coordinator-kills", options.coordinator_kills,
