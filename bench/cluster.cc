@@ -116,8 +116,8 @@ absl::Status WorkerFleet::Start(int count, int concurrency, int prefetch,
     auto p = ChildProcess::Start(
         options_.worker,
         {"--coordinator", coordinator_->address(), "--queues", queue, "--concurrency",
-         absl::StrCat(concurrency), "--prefetch", absl::StrCat(prefetch), "--name", absl::StrCat("bench-", generation_, "-", i),
-         "--drain-timeout", "5s"},
+         absl::StrCat(concurrency), "--prefetch", absl::StrCat(prefetch), "--name",
+         absl::StrCat("bench-", generation_, "-", i), "--drain-timeout", "5s"},
         log);
     if (!p.ok()) return p.status();
     processes_.push_back(*std::move(p));

@@ -167,7 +167,8 @@ absl::Status RunThroughput(const BenchConfig& config, Report& report) {
   if (!before.ok()) return before.status();
   const int64_t queued = static_cast<int64_t>(batched->ids.size() + single->ids.size());
   const absl::Time start = absl::Now();
-  BENCH_RETURN_IF_ERROR(fleet.Start(config.workers, config.concurrency, config.prefetch, config.queue));
+  BENCH_RETURN_IF_ERROR(
+      fleet.Start(config.workers, config.concurrency, config.prefetch, config.queue));
   auto ended = WaitForEnded(c.admin(), config.queue, Terminal(*before), queued);
   if (!ended.ok()) return ended.status();
   report.Add(name, absl::StrCat("drain-only (", queued, " queued, from worker spawn)"),
@@ -313,7 +314,8 @@ absl::Status RunLatency(const BenchConfig& config, Report& report) {
   Coordinator& c = **coordinator;
   Stubs stubs(c.address(), config.channels);
   WorkerFleet fleet(config.cluster, &c);
-  BENCH_RETURN_IF_ERROR(fleet.Start(config.workers, config.concurrency, config.prefetch, config.queue));
+  BENCH_RETURN_IF_ERROR(
+      fleet.Start(config.workers, config.concurrency, config.prefetch, config.queue));
 
   v1::SubmitRequest request;
   // The started-at job's result is when its handler began.

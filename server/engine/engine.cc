@@ -516,12 +516,12 @@ absl::StatusOr<WorkerWelcome> Engine::ConnectWorker(WorkerHello hello,
     return absl::InvalidArgumentError(
         absl::StrCat("hello.concurrency must be at least 1 (got ", hello.concurrency, ")"));
   }
-  std::sort(hello.queues.begin(), hello.queues.end());
-  hello.queues.erase(std::unique(hello.queues.begin(), hello.queues.end()), hello.queues.end());
   if (hello.prefetch < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("hello.prefetch must be 0 or more (got ", hello.prefetch, ")"));
   }
+  std::sort(hello.queues.begin(), hello.queues.end());
+  hello.queues.erase(std::unique(hello.queues.begin(), hello.queues.end()), hello.queues.end());
   hello.concurrency = std::min(hello.concurrency, options_.max_worker_concurrency);
   hello.prefetch = std::min(hello.prefetch, options_.max_worker_concurrency);
   WorkerWelcome welcome;
@@ -747,7 +747,7 @@ absl::StatusOr<JobTransition> Engine::ApplyReport(WorkerId worker, WorkerReport&
     case Kind::kFail:
       // The freed slot's worker first, unless what it freed is only room for
       // a prefetch: then a free slot elsewhere comes first.
-      if (HasFreeSlot(worker)) {
+      if (HasFreeSlot(workers_.at(worker))) {  // CheckLease found the worker.
         DispatchWorker(worker, now);
         DispatchQueue(job.queue, now);
       } else {
@@ -785,10 +785,8 @@ bool Engine::HasCredit(const WorkerState& ws) const {
          static_cast<size_t>(ws.hello.concurrency) + static_cast<size_t>(ws.hello.prefetch);
 }
 
-bool Engine::HasFreeSlot(WorkerId worker) const {
-  auto wit = workers_.find(worker);
-  return wit != workers_.end() &&
-         wit->second.leases.size() < static_cast<size_t>(wit->second.hello.concurrency);
+bool Engine::HasFreeSlot(const WorkerState& ws) const {
+  return ws.leases.size() < static_cast<size_t>(ws.hello.concurrency);
 }
 
 void Engine::UpdateHunger(WorkerId worker, WorkerState& ws) {
@@ -796,8 +794,7 @@ void Engine::UpdateHunger(WorkerId worker, WorkerState& ws) {
   // Workers with a free slot come first; those with only prefetch room after
   // them all, each group least recently assigned first.
   constexpr uint64_t kPrefetchOnly = uint64_t{1} << 62;
-  const bool prefetch_only = ws.leases.size() >= static_cast<size_t>(ws.hello.concurrency);
-  const uint64_t key = ws.last_assign + 1 + (prefetch_only ? kPrefetchOnly : 0);  // Never 0.
+  const uint64_t key = ws.last_assign + 1 + (HasFreeSlot(ws) ? 0 : kPrefetchOnly);  // Never 0.
   if (ws.hungry_key != 0 && (!hungry || ws.hungry_key != key)) {
     for (const auto& q : ws.hello.queues) QueueFor(q).hungry.erase({ws.hungry_key, worker});
     ws.hungry_key = 0;

@@ -402,7 +402,7 @@ class Engine {
   bool HasCredit(const WorkerState& ws) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether the worker holds fewer jobs than its concurrency (its credit is
   // more than prefetch room).
-  bool HasFreeSlot(WorkerId worker) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool HasFreeSlot(const WorkerState& ws) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Puts the worker in (or out of) its queues' hungry sets.
   void UpdateHunger(WorkerId worker, WorkerState& ws) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
