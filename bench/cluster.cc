@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include <httplib.h>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "grpcpp/create_channel.h"
@@ -63,7 +65,10 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const ClusterOpt
 
 absl::Status Coordinator::Launch() {
   const std::string port_file = absl::StrCat(dir_->path(), "/port.", ++launches_);
+  const std::string metrics_port_file = absl::StrCat(dir_->path(), "/metrics-port.", launches_);
   std::vector<std::string> args = {"--listen=127.0.0.1:0", "--port-file=" + port_file,
+                                   "--metrics-listen=127.0.0.1:0",
+                                   "--metrics-port-file=" + metrics_port_file,
                                    "--data-dir=" + dir_->path() + "/data", "--log-level=warn",
                                    // capacity queues more than the default depth limit
                                    "--max-queue-depth=100000000"};
@@ -74,7 +79,25 @@ absl::Status Coordinator::Launch() {
   auto port = ReadPortFile(port_file, absl::Seconds(120));
   if (!port.ok()) return port.status();
   address_ = absl::StrCat("127.0.0.1:", *port);
+  auto metrics_port = ReadPortFile(metrics_port_file, absl::Seconds(30));
+  if (!metrics_port.ok()) return metrics_port.status();
+  metrics_port_ = *metrics_port;
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Coordinator::ScrapeMetrics() {
+  if (metrics_port_ == 0) {
+    return absl::FailedPreconditionError("no metrics port (an external coordinator)");
+  }
+  httplib::Client http("127.0.0.1", metrics_port_);
+  http.set_read_timeout(10, 0);
+  auto res = http.Get("/metrics");
+  if (!res || res->status != 200) {
+    return absl::UnavailableError(absl::StrCat("GET /metrics on port ", metrics_port_, ": ",
+                                               res ? absl::StrCat("HTTP ", res->status)
+                                                   : httplib::to_string(res.error())));
+  }
+  return res->body;
 }
 
 void Coordinator::Connect() {

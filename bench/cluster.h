@@ -53,6 +53,8 @@ class Coordinator {
   absl::StatusOr<absl::Duration> KillAndRestart();
   // SIGTERM (drain), SIGKILL after a grace.
   void Stop();
+  // The text of its /metrics. FAILED_PRECONDITION for an external one.
+  absl::StatusOr<std::string> ScrapeMetrics();
 
  private:
   Coordinator() = default;
@@ -65,6 +67,7 @@ class Coordinator {
   std::unique_ptr<ChildProcess> process_;
   int launches_ = 0;
   std::string address_;
+  int metrics_port_ = 0;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::JobService::Stub> jobs_;
   std::unique_ptr<v1::AdminService::Stub> admin_;

@@ -15,6 +15,7 @@
 #include "bench/histogram.h"
 #include "bench/load.h"
 #include "bench/process.h"
+#include "bench/store_metrics.h"
 #include "worker/worker.h"
 
 namespace conveyor::bench {
@@ -305,6 +306,12 @@ void ReportPercentiles(Report& report, const std::string& scenario, const std::s
   report.Add(scenario, what + " max", Millis(h.max()), "ms");
 }
 
+absl::StatusOr<StoreCommits> ScrapeStoreCommits(Coordinator& c) {
+  absl::StatusOr<std::string> text = c.ScrapeMetrics();
+  if (!text.ok()) return text.status();
+  return ParseStoreCommits(*text);
+}
+
 }  // namespace
 
 absl::Status RunLatency(const BenchConfig& config, Report& report) {
@@ -328,8 +335,13 @@ absl::Status RunLatency(const BenchConfig& config, Report& report) {
   const absl::Duration warmup = std::min(absl::Seconds(1), config.duration / 5);
   OpenLoop(stubs, request, config.rate, warmup, config.wait_every, /*record=*/false, state,
            &sent);
+  // The store's commit times over the measured phase: how much of the tail
+  // is commits that took long (the coordinator's own metrics; none from an
+  // external coordinator).
+  absl::StatusOr<StoreCommits> commits_before = ScrapeStoreCommits(c);
   const absl::Duration lag = OpenLoop(stubs, request, config.rate, config.duration,
                                       config.wait_every, /*record=*/true, state, &sent);
+  absl::StatusOr<StoreCommits> commits_after = ScrapeStoreCommits(c);
   {
     absl::MutexLock lock(&state.mu);
     const absl::Time deadline = absl::Now() + absl::Seconds(120);
@@ -371,6 +383,13 @@ absl::Status RunLatency(const BenchConfig& config, Report& report) {
   if (unmeasured != 0) {
     return absl::InternalError(
         absl::StrCat("latency: ", unmeasured, " jobs did not succeed with a started-at result"));
+  }
+  if (commits_before.ok() && commits_after.ok()) {
+    const StoreCommits during = commits_after->Since(*commits_before);
+    report.Add(name, "store commits in the measured phase, per job",
+               during.count / std::max<double>(1, measured), "commits");
+    report.Add(name, "store commits over 2 ms", during.Over(0.002), "commits");
+    report.Add(name, "store commits over 5 ms", during.Over(0.005), "commits");
   }
   ReportPercentiles(report, name, "submit->lease granted (coordinator)", to_grant);
   ReportPercentiles(report, name, "submit->handler-start", to_start, Target::AtMost(2),

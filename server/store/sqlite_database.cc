@@ -433,7 +433,8 @@ absl::StatusOr<std::unique_ptr<SqliteDatabase>> SqliteDatabase::Open(const std::
     return s;
   }
   absl::StatusOr<std::unique_ptr<SqliteCheckpointer>> checkpointer =
-      SqliteCheckpointer::Start(path, fsync, kCheckpointFrames, kInlineCheckpointFrames);
+      SqliteCheckpointer::Start(path, fsync, kCheckpointFrames, kInlineCheckpointFrames,
+                                kWritebackFrames);
   if (!checkpointer.ok()) return checkpointer.status();
   std::unique_ptr<SqliteDatabase> out(new SqliteDatabase(
       db.release(), std::move(statements), std::move(lock), *std::move(checkpointer)));

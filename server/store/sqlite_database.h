@@ -55,6 +55,9 @@ class SqliteDatabase {
   // New WAL pages (4 KiB frames) that start a background checkpoint: ten
   // times SQLite's automatic threshold, since no commit waits for it.
   static constexpr int kCheckpointFrames = 10000;
+  // New WAL pages after which the checkpointer starts their writeback
+  // (about 1 MB).
+  static constexpr int kWritebackFrames = 256;
   // The WAL size at which a commit checkpoints inline after all, so that the
   // WAL starts over (see OnWalCommit): about 256 MB of 4 KiB pages.
   static constexpr int kInlineCheckpointFrames = 64 * 1000;

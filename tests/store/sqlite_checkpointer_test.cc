@@ -3,9 +3,16 @@
 
 #include "server/store/sqlite_checkpointer.h"
 
+#include <fcntl.h>
+#include <linux/magic.h>
 #include <sqlite3.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -23,6 +30,7 @@ class Writer {
     EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK);
     Exec("PRAGMA journal_mode=WAL");
     Exec("PRAGMA wal_autocheckpoint=0");
+    Exec("PRAGMA synchronous=NORMAL");  // As the store: no fsync per commit.
     sqlite3_wal_hook(
         db_,
         [](void* frames, sqlite3*, const char*, int n) {
@@ -60,7 +68,7 @@ TEST(SqliteCheckpointerTest, PastTheRestartSizeEveryCommitIsCopiedBelowTheThresh
   Writer writer(path);
   auto checkpointer =
       SqliteCheckpointer::Start(path, /*fsync=*/false, /*threshold_frames=*/1000,
-                                /*restart_frames=*/50);
+                                /*restart_frames=*/50, /*writeback_frames=*/256);
   ASSERT_TRUE(checkpointer.ok()) << checkpointer.status();
   SqliteCheckpointer& c = **checkpointer;
 
@@ -91,6 +99,67 @@ TEST(SqliteCheckpointerTest, PastTheRestartSizeEveryCommitIsCopiedBelowTheThresh
 
   grow_past_restart_size();
   EXPECT_EQ(c.completed(), 2u);
+}
+
+// The page cache's view of a file (Linux cachestat(2), 6.5 and later).
+struct PageCacheState {
+  uint64_t dirty = 0;       // Written, not yet sent to the disk.
+  uint64_t writeback = 0;   // Being sent.
+};
+
+// Empty when the kernel has no cachestat.
+std::optional<PageCacheState> CacheStat(int fd) {
+  struct Range {
+    uint64_t off, len;
+  } range{0, 0};  // len 0: to the end of the file.
+  struct Stat {
+    uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+  } stat{};
+  constexpr long kCachestat = 451;  // Same number on every architecture.
+  if (syscall(kCachestat, fd, &range, &stat, 0) != 0) return std::nullopt;
+  return PageCacheState{stat.nr_dirty, stat.nr_writeback};
+}
+
+TEST(SqliteCheckpointerTest, NewWalFramesAreWrittenBackWithoutWaitingForACheckpoint) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/db";
+  Writer writer(path);
+  struct statfs fs{};
+  ASSERT_EQ(statfs(dir.path().c_str(), &fs), 0);
+  if (fs.f_type == TMPFS_MAGIC) GTEST_SKIP() << "tmpfs pages are never written back";
+  const int wal = open((path + "-wal").c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(wal, 0);
+  if (!CacheStat(wal).has_value()) {
+    close(wal);
+    GTEST_SKIP() << "no cachestat(2) in this kernel";
+  }
+  auto checkpointer =
+      SqliteCheckpointer::Start(path, /*fsync=*/false, /*threshold_frames=*/1000000,
+                                /*restart_frames=*/1000000, /*writeback_frames=*/64);
+  ASSERT_TRUE(checkpointer.ok()) << checkpointer.status();
+  SqliteCheckpointer& c = **checkpointer;
+
+  // Fewer new frames than writeback_frames: they stay dirty (the kernel's
+  // own writeback waits 30 s by default).
+  writer.Insert(20);
+  ASSERT_LT(writer.frames(), 64);
+  c.OnCommit(writer.frames());
+  ASSERT_GT(CacheStat(wal)->dirty, 0u);
+
+  // Past writeback_frames the checkpointer sends them all, long before
+  // the kernel would, and without a checkpoint.
+  writer.Insert(100);
+  ASSERT_GE(writer.frames(), 64);
+  c.OnCommit(writer.frames());
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        const PageCacheState s = *CacheStat(wal);
+        return s.dirty == 0 && s.writeback == 0;
+      },
+      absl::Seconds(5)))
+      << "dirty pages left: " << CacheStat(wal)->dirty;
+  EXPECT_EQ(c.completed(), 0u);
+  close(wal);
 }
 
 }  // namespace
