@@ -22,7 +22,8 @@ namespace conveyor {
 //        fields one column each, times and durations as nanoseconds (see
 //        job_codec.h), labels/backoff/history as job_codec blobs)
 //   queues(name TEXT PRIMARY KEY, settings BLOB)
-//   meta(key TEXT PRIMARY KEY, value INTEGER), key 'max_job_id'
+//   meta(key TEXT PRIMARY KEY, value INTEGER), key 'max_job_id': at least
+//        the greatest id of any job no longer in the jobs table
 // Not thread-safe: SqliteStore calls it from one thread at a time.
 class SqliteDatabase {
  public:

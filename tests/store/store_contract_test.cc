@@ -245,6 +245,31 @@ TYPED_TEST(StoreContractTest, MaxJobIdSurvivesDeletionOfEveryJob) {
   EXPECT_EQ(state.max_job_id, JobId{5});
 }
 
+TYPED_TEST(StoreContractTest, MaxJobIdSurvivesAJobCreatedAndDeletedInOneTransaction) {
+  this->Create(MakeNewJob(1));
+  ASSERT_TRUE(this->store_->Flush().ok());
+  // One operation: the store commits it whole, so job 3 is never written.
+  this->store_->OnOperationBegin();
+  this->Create(MakeNewJob(2));
+  this->Create(MakeNewJob(3));
+  this->Delete(3);
+  this->store_->OnOperationEnd();
+
+  RecoveredState state = this->Restart();
+  EXPECT_EQ(state.jobs.size(), 2u);
+  EXPECT_EQ(state.max_job_id, JobId{3});
+}
+
+TYPED_TEST(StoreContractTest, MaxJobIdIsTheGreatestIdStillStoredWhenNoneWasDeleted) {
+  for (uint64_t id = 1; id <= 4; ++id) this->Create(MakeNewJob(id));
+  ASSERT_TRUE(this->store_->Flush().ok());
+  this->Delete(2);  // Not the greatest: 4 stays the answer.
+
+  RecoveredState state = this->Restart();
+  EXPECT_EQ(state.jobs.size(), 3u);
+  EXPECT_EQ(state.max_job_id, JobId{4});
+}
+
 TYPED_TEST(StoreContractTest, QueueSettingsKeepTheLastChange) {
   QueueSettings first, second, other;
   first.max_attempts = 1;
