@@ -36,8 +36,9 @@ namespace conveyor {
 // Between checkpoints the thread also starts the kernel's writeback of each
 // `writeback_frames` new WAL frames (sync_file_range, not waiting for it), as
 // RocksDB's wal_bytes_per_sync does: a checkpoint's fsync of the WAL then
-// finds little left to write, instead of a burst of ~40 MB, during which the
-// writer's own writes to the WAL stall for milliseconds.
+// finds little left to write, instead of all the WAL gained since the last
+// one (tens of MB), during which the writer's own WAL writes stall for
+// milliseconds.
 // Thread-safe.
 class SqliteCheckpointer {
  public:
