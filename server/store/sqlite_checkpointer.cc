@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -83,9 +84,15 @@ uint64_t SqliteCheckpointer::completed() const {
   return completed_;
 }
 
+uint64_t SqliteCheckpointer::failed() const {
+  absl::MutexLock lock(&mu_);
+  return failed_;
+}
+
 void SqliteCheckpointer::Loop() {
   pthread_setname_np(pthread_self(), "conveyor-ckpt");
   while (true) {
+    int previous_start = 0;
     {
       absl::MutexLock lock(&mu_);
       auto checkpoint_due = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -107,6 +114,7 @@ void SqliteCheckpointer::Loop() {
         mu_.Lock();
         continue;
       }
+      previous_start = start_frames_;
       start_frames_ = frames_;
     }
     int wal_frames = 0;
@@ -121,9 +129,13 @@ void SqliteCheckpointer::Loop() {
       if (wal_frames <= frames_) backfilled_ = copied;
     } else {
       if (failed_++ == 0 || failed_ % 100 == 0) {
-        spdlog::warn("sqlite checkpoint failed (the WAL keeps the pages; retried later) "
+        spdlog::warn("sqlite checkpoint failed (the WAL keeps the pages; retried shortly) "
                      "failures={} error=\"{}\"", failed_, sqlite3_errmsg(db_));
       }
+      // Still due (unless the WAL started over meanwhile), after a pause:
+      // SQLITE_BUSY mostly means another connection held a lock a moment.
+      start_frames_ = std::min(start_frames_, previous_start);
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), kRetryPause);
     }
   }
 }

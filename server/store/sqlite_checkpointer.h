@@ -9,6 +9,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 struct sqlite3;
 
@@ -30,8 +31,9 @@ namespace conveyor {
 // database's fsync of whatever the checkpointer has not copied. So past
 // `restart_frames` the thread checkpoints again as soon as anything was
 // added, keeping that remainder (Backfilled() behind the WAL's end) small.
-// A failed checkpoint loses nothing (the pages stay in the WAL) and is
-// retried at the next threshold (past `restart_frames`, the next commit).
+// A failed checkpoint (SQLITE_BUSY: another connection held a lock that
+// moment) loses nothing, the pages stay in the WAL, and is retried after
+// kRetryPause, commits or none.
 //
 // Between checkpoints the thread also starts the kernel's writeback of each
 // `writeback_frames` new WAL frames (sync_file_range, not waiting for it), as
@@ -59,8 +61,11 @@ class SqliteCheckpointer {
   // never blocks on a checkpoint.
   int OnCommit(int frames) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Checkpoints that completed.
+  // Checkpoints that completed, and attempts that failed.
   uint64_t completed() const ABSL_LOCKS_EXCLUDED(mu_);
+  uint64_t failed() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  static constexpr absl::Duration kRetryPause = absl::Milliseconds(10);
   // Frames of the current WAL already copied into the database (0 after the
   // WAL started over).
   int Backfilled() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -82,7 +87,7 @@ class SqliteCheckpointer {
   int backfilled_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t completed_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t failed_ ABSL_GUARDED_BY(mu_) = 0;  // Counts the warnings down.
+  uint64_t failed_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread thread_;
 };
 

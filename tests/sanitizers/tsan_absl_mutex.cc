@@ -22,6 +22,7 @@
 #include <string>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "absl/synchronization/notification.h"
 
 namespace {
@@ -161,13 +162,11 @@ void Mutex::ReaderLockWhen(const Condition& cond) {
   Locked(this, __tsan_mutex_read_lock);
 }
 
+// The *WithTimeout calls go to their *WithDeadline twins here, as Abseil's
+// own do: forwarding them to the library would annotate twice, since the
+// library's definitions call the *WithDeadline entry points below.
 bool Mutex::LockWhenWithTimeout(const Condition& cond, Duration timeout) {
-  static const auto real = Real<bool (*)(Mutex*, const Condition&, Duration)>(
-      "5Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  CriticalCondition critical(cond, this);
-  const bool r = real(this, critical.condition(), timeout);
-  Locked(this);
-  return r;
+  return LockWhenWithDeadline(cond, Now() + timeout);
 }
 
 bool Mutex::LockWhenWithDeadline(const Condition& cond, Time deadline) {
@@ -180,12 +179,7 @@ bool Mutex::LockWhenWithDeadline(const Condition& cond, Time deadline) {
 }
 
 bool Mutex::ReaderLockWhenWithTimeout(const Condition& cond, Duration timeout) {
-  static const auto real = Real<bool (*)(Mutex*, const Condition&, Duration)>(
-      "5Mutex25ReaderLockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  CriticalCondition critical(cond, this);
-  const bool r = real(this, critical.condition(), timeout);
-  Locked(this, __tsan_mutex_read_lock);
-  return r;
+  return ReaderLockWhenWithDeadline(cond, Now() + timeout);
 }
 
 bool Mutex::ReaderLockWhenWithDeadline(const Condition& cond, Time deadline) {
@@ -209,13 +203,7 @@ void Mutex::Await(const Condition& cond) {
 }
 
 bool Mutex::AwaitWithTimeout(const Condition& cond, Duration timeout) {
-  static const auto real = Real<bool (*)(Mutex*, const Condition&, Duration)>(
-      "5Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE");
-  Unlocked(this);
-  CriticalCondition critical(cond, this);
-  const bool r = real(this, critical.condition(), timeout);
-  Locked(this);
-  return r;
+  return AwaitWithDeadline(cond, Now() + timeout);
 }
 
 bool Mutex::AwaitWithDeadline(const Condition& cond, Time deadline) {
@@ -236,12 +224,7 @@ void CondVar::Wait(Mutex* mu) {
 }
 
 bool CondVar::WaitWithTimeout(Mutex* mu, Duration timeout) {
-  static const auto real = Real<bool (*)(CondVar*, Mutex*, Duration)>(
-      "7CondVar15WaitWithTimeoutEPNS0_5MutexENS0_8DurationE");
-  Unlocked(mu);
-  const bool r = real(this, mu, timeout);
-  Locked(mu);
-  return r;
+  return WaitWithDeadline(mu, Now() + timeout);
 }
 
 bool CondVar::WaitWithDeadline(Mutex* mu, Time deadline) {

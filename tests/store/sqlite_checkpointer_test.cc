@@ -14,6 +14,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
 
 #include "gtest/gtest.h"
 #include "tests/testing/process_harness.h"
@@ -99,6 +102,67 @@ TEST(SqliteCheckpointerTest, PastTheRestartSizeEveryCommitIsCopiedBelowTheThresh
 
   grow_past_restart_size();
   EXPECT_EQ(c.completed(), 2u);
+}
+
+// While another connection holds the WAL's checkpoint lock, the
+// checkpointer's pass fails with SQLITE_BUSY; it tries again by itself once
+// the lock is free, with no further commit to wake it.
+TEST(SqliteCheckpointerTest, ABusyCheckpointIsRetriedWithoutAnotherCommit) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/db";
+  Writer writer(path);
+  writer.Insert(20);
+
+  // A reader on the snapshot of now, then frames past it: a FULL checkpoint
+  // on a third connection waits for that reader in its busy handler, with
+  // the checkpoint lock held, until `release`.
+  sqlite3* reader = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &reader), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM t", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  writer.Insert(20);
+  struct Holder {
+    absl::Notification waiting, release;
+  } holder;
+  sqlite3* blocker = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &blocker), SQLITE_OK);
+  sqlite3_busy_handler(
+      blocker,
+      [](void* arg, int) {
+        auto* h = static_cast<Holder*>(arg);
+        if (!h->waiting.HasBeenNotified()) h->waiting.Notify();
+        h->release.WaitForNotification();
+        return 0;  // Gives up: the FULL checkpoint ends with SQLITE_BUSY.
+      },
+      &holder);
+  // A connection that has read nothing has no WAL open: its checkpoint
+  // would do nothing.
+  ASSERT_EQ(sqlite3_exec(blocker, "SELECT count(*) FROM t", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  int full_rc = -1;
+  std::thread full([&] {
+    full_rc = sqlite3_wal_checkpoint_v2(blocker, nullptr, SQLITE_CHECKPOINT_FULL, nullptr, nullptr);
+  });
+  ASSERT_TRUE(holder.waiting.WaitForNotificationWithTimeout(absl::Seconds(10)))
+      << "the FULL checkpoint did not wait for the reader: " << (full.join(), full_rc);
+
+  auto checkpointer =
+      SqliteCheckpointer::Start(path, /*fsync=*/false, /*threshold_frames=*/10,
+                                /*restart_frames=*/1000000, /*writeback_frames=*/1000000);
+  ASSERT_TRUE(checkpointer.ok()) << checkpointer.status();
+  SqliteCheckpointer& c = **checkpointer;
+  c.OnCommit(writer.frames());
+  EXPECT_TRUE(testing::WaitFor([&] { return c.failed() >= 1; }));
+  EXPECT_EQ(c.completed(), 0u);
+
+  holder.release.Notify();
+  full.join();
+  EXPECT_EQ(sqlite3_exec(reader, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close_v2(reader);
+  sqlite3_close_v2(blocker);
+  EXPECT_TRUE(testing::WaitFor([&] { return c.completed() >= 1; }))
+      << "failed attempts: " << c.failed();
+  EXPECT_TRUE(testing::WaitFor([&] { return c.Backfilled() == writer.frames(); }));
 }
 
 // The page cache's view of a file (Linux cachestat(2), 6.5 and later).
