@@ -92,6 +92,7 @@ uint64_t SqliteCheckpointer::failed() const {
 void SqliteCheckpointer::Loop() {
   pthread_setname_np(pthread_self(), "conveyor-ckpt");
   while (true) {
+    bool checkpoint;
     int previous_start = 0;
     {
       absl::MutexLock lock(&mu_);
@@ -106,16 +107,17 @@ void SqliteCheckpointer::Loop() {
       mu_.Await(absl::Condition(&due));
       if (stopping_) return;
       written_back_ = frames_;  // A checkpoint's fsync writes it all back too.
-      if (!checkpoint_due()) {
-        mu_.Unlock();
-        // Starts writeback of the WAL's dirty pages and returns; pages
-        // already clean cost nothing. A failure only loses the smoothing.
-        sync_file_range(wal_fd_, 0, 0, SYNC_FILE_RANGE_WRITE);
-        mu_.Lock();
-        continue;
+      checkpoint = checkpoint_due();
+      if (checkpoint) {
+        previous_start = start_frames_;
+        start_frames_ = frames_;
       }
-      previous_start = start_frames_;
-      start_frames_ = frames_;
+    }
+    if (!checkpoint) {
+      // Starts writeback of the WAL's dirty pages and returns; pages already
+      // clean cost nothing. A failure only loses the smoothing.
+      sync_file_range(wal_fd_, 0, 0, SYNC_FILE_RANGE_WRITE);
+      continue;
     }
     int wal_frames = 0;
     int copied = 0;
