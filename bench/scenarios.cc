@@ -340,8 +340,16 @@ absl::Status RunLatency(const BenchConfig& config, Report& report) {
   const absl::Duration warmup = std::min(absl::Seconds(1), config.duration / 5);
   OpenLoop(stubs, request, config.rate, warmup, config.wait_every, /*record=*/false, state,
            &sent);
+  // The CPU the measured phase cost: how busy the machine was, which is
+  // what the tail mostly follows on a small machine.
+  const int64_t sent_before = sent;
+  const CpuSample cpu_before = SampleCpu(c, &fleet);
+  const absl::Time measured_start = absl::Now();
   const absl::Duration lag = OpenLoop(stubs, request, config.rate, config.duration,
                                       config.wait_every, /*record=*/true, state, &sent);
+  const CpuSample cpu_after = SampleCpu(c, &fleet);
+  const double measured_seconds = absl::ToDoubleSeconds(absl::Now() - measured_start);
+  const double measured_jobs = std::max<double>(1, static_cast<double>(sent - sent_before));
   {
     absl::MutexLock lock(&state.mu);
     const absl::Time deadline = absl::Now() + absl::Seconds(120);
@@ -380,6 +388,17 @@ absl::Status RunLatency(const BenchConfig& config, Report& report) {
   report.Add(name, absl::StrCat("open loop, 1 job/call, ", absl::FormatDuration(config.duration)),
              config.rate, "jobs/s");
   report.Add(name, "worst send lag behind schedule", absl::ToDoubleMilliseconds(lag), "ms");
+  report.Add(name, "  CPU: coordinator, per job",
+             (cpu_after.coordinator - cpu_before.coordinator) / measured_jobs * 1e6, "us");
+  report.Add(name, "  CPU: K workers, per job",
+             (cpu_after.workers - cpu_before.workers) / measured_jobs * 1e6, "us");
+  report.Add(name, "  CPU: load generator, per job",
+             (cpu_after.bench - cpu_before.bench) / measured_jobs * 1e6, "us");
+  report.Add(name, "  CPU: all three / wall time",
+             (cpu_after.coordinator - cpu_before.coordinator + cpu_after.workers -
+              cpu_before.workers + cpu_after.bench - cpu_before.bench) /
+                 std::max(1e-9, measured_seconds),
+             "cores");
   const int64_t unmeasured = static_cast<int64_t>(state.sent_at.size()) - measured;
   if (unmeasured != 0) {
     return absl::InternalError(
