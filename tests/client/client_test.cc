@@ -291,6 +291,9 @@ TEST_F(ClientTest, DeadJobsCanBeListedRedrivenAndPurged) {
     absl::StatusOr<v1::Assignment> a = (*worker)->NextAssignment();
     ASSERT_TRUE(a.ok()) << a.status();
     ASSERT_TRUE((*worker)->FailAcked(*a, "boom", /*permanent=*/true).ok());
+    // Leave cleanly: once the stream's status is back, the coordinator has
+    // disconnected the worker, so the redriven job cannot go to it.
+    ASSERT_TRUE((*worker)->Finish().ok());
   }
   v1::ListDeadJobsRequest request;
   request.set_queue(queue_);
