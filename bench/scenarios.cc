@@ -60,6 +60,9 @@ void ReportVerification(Report& report, const std::string& scenario, const std::
 // process (the load generator, and in-process workers).
 struct CpuSample {
   double coordinator = 0, workers = 0, bench = 0;
+  CpuSample Since(const CpuSample& before) const {
+    return {coordinator - before.coordinator, workers - before.workers, bench - before.bench};
+  }
 };
 CpuSample SampleCpu(const Coordinator& coordinator, const WorkerFleet* fleet) {
   CpuSample s;
@@ -69,6 +72,19 @@ CpuSample SampleCpu(const Coordinator& coordinator, const WorkerFleet* fleet) {
   }
   s.bench = ReadCpuSeconds(0).value_or(0);
   return s;
+}
+
+// Reports `used` (CPU seconds over `wall`) per job of `jobs`, and as cores.
+void ReportCpu(Report& report, const std::string& scenario, const CpuSample& used, double jobs,
+               absl::Duration wall) {
+  jobs = std::max(1.0, jobs);
+  report.Add(scenario, "  CPU: coordinator, per job", used.coordinator / jobs * 1e6, "us");
+  report.Add(scenario, "  CPU: K workers, per job", used.workers / jobs * 1e6, "us");
+  report.Add(scenario, "  CPU: load generator, per job", used.bench / jobs * 1e6, "us");
+  report.Add(scenario, "  CPU: all three / wall time",
+             (used.coordinator + used.workers + used.bench) /
+                 std::max(1e-9, absl::ToDoubleSeconds(wall)),
+             "cores");
 }
 
 // Submits `count` jobs in batches while workers run, and waits until they
@@ -99,9 +115,7 @@ absl::StatusOr<EndToEnd> RunEndToEnd(const BenchConfig& config, Coordinator& coo
   if (!ended.ok()) return ended.status();
   out.submit = *std::move(submitted);
   out.end = *ended;
-  const CpuSample cpu_after = SampleCpu(coordinator, fleet);
-  out.cpu = {cpu_after.coordinator - cpu_before.coordinator,
-             cpu_after.workers - cpu_before.workers, cpu_after.bench - cpu_before.bench};
+  out.cpu = SampleCpu(coordinator, fleet).Since(cpu_before);
   return out;
 }
 
@@ -132,12 +146,7 @@ absl::Status RunThroughput(const BenchConfig& config, Report& report) {
                             prefetch > 0 ? absl::StrCat(" P=", prefetch) : "", " N=", n, ")"),
                e2e->rate(), "jobs/s", target);
     report.Add(name, "  submit rate while workers run", e2e->submit.rate(), "jobs/s");
-    const double wall = absl::ToDoubleSeconds(e2e->end - e2e->start);
-    report.Add(name, "  CPU: coordinator, per job", e2e->cpu.coordinator / n * 1e6, "us");
-    report.Add(name, "  CPU: K workers, per job", e2e->cpu.workers / n * 1e6, "us");
-    report.Add(name, "  CPU: load generator, per job", e2e->cpu.bench / n * 1e6, "us");
-    report.Add(name, "  CPU: all three / wall time",
-               (e2e->cpu.coordinator + e2e->cpu.workers + e2e->cpu.bench) / wall, "cores");
+    ReportCpu(report, name, e2e->cpu, n, e2e->end - e2e->start);
     auto verified = VerifyJobs(c.jobs(), config.queue, e2e->submit.ids);
     if (!verified.ok()) return verified.status();
     ReportVerification(report, name, label, *verified);
@@ -347,9 +356,9 @@ absl::Status RunLatency(const BenchConfig& config, Report& report) {
   const absl::Time measured_start = absl::Now();
   const absl::Duration lag = OpenLoop(stubs, request, config.rate, config.duration,
                                       config.wait_every, /*record=*/true, state, &sent);
-  const CpuSample cpu_after = SampleCpu(c, &fleet);
-  const double measured_seconds = absl::ToDoubleSeconds(absl::Now() - measured_start);
-  const double measured_jobs = std::max<double>(1, static_cast<double>(sent - sent_before));
+  const CpuSample measured_cpu = SampleCpu(c, &fleet).Since(cpu_before);
+  const absl::Duration measured_wall = absl::Now() - measured_start;
+  const int64_t measured_jobs = sent - sent_before;
   {
     absl::MutexLock lock(&state.mu);
     const absl::Time deadline = absl::Now() + absl::Seconds(120);
@@ -388,17 +397,7 @@ absl::Status RunLatency(const BenchConfig& config, Report& report) {
   report.Add(name, absl::StrCat("open loop, 1 job/call, ", absl::FormatDuration(config.duration)),
              config.rate, "jobs/s");
   report.Add(name, "worst send lag behind schedule", absl::ToDoubleMilliseconds(lag), "ms");
-  report.Add(name, "  CPU: coordinator, per job",
-             (cpu_after.coordinator - cpu_before.coordinator) / measured_jobs * 1e6, "us");
-  report.Add(name, "  CPU: K workers, per job",
-             (cpu_after.workers - cpu_before.workers) / measured_jobs * 1e6, "us");
-  report.Add(name, "  CPU: load generator, per job",
-             (cpu_after.bench - cpu_before.bench) / measured_jobs * 1e6, "us");
-  report.Add(name, "  CPU: all three / wall time",
-             (cpu_after.coordinator - cpu_before.coordinator + cpu_after.workers -
-              cpu_before.workers + cpu_after.bench - cpu_before.bench) /
-                 std::max(1e-9, measured_seconds),
-             "cores");
+  ReportCpu(report, name, measured_cpu, measured_jobs, measured_wall);
   const int64_t unmeasured = static_cast<int64_t>(state.sent_at.size()) - measured;
   if (unmeasured != 0) {
     return absl::InternalError(
