@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "bench/histogram.h"
 #include "bench/load.h"
+#include "bench/open_loop.h"
 #include "bench/process.h"
 #include "bench/store_metrics.h"
 #include "worker/worker.h"
@@ -198,114 +199,6 @@ absl::Status RunThroughput(const BenchConfig& config, Report& report) {
 
 namespace {
 
-struct LatencyState {
-  absl::Mutex mu;
-  int64_t outstanding ABSL_GUARDED_BY(mu) = 0;
-  LogHistogram to_done ABSL_GUARDED_BY(mu);
-  LogHistogram to_ack ABSL_GUARDED_BY(mu);
-  // Every job submitted, and when each recorded one was sent.
-  std::vector<uint64_t> ids ABSL_GUARDED_BY(mu);
-  absl::flat_hash_map<uint64_t, absl::Time> sent_at ABSL_GUARDED_BY(mu);
-  int64_t errors ABSL_GUARDED_BY(mu) = 0;
-  std::string first_error ABSL_GUARDED_BY(mu);
-};
-
-// One job's Submit, then (for one job in --wait-every) its WaitJob.
-struct LatencyCall {
-  LatencyState* state;
-  v1::JobService::Stub* stub;
-  bool record;
-  bool wait;
-  absl::Time sent;
-  grpc::ClientContext submit_context;
-  v1::SubmitResponse submit_response;
-  grpc::ClientContext wait_context;
-  v1::WaitJobRequest wait_request;
-  v1::Job job;
-
-  void Fail(const grpc::Status& status) {
-    absl::MutexLock lock(&state->mu);
-    if (state->errors++ == 0) state->first_error = status.error_message();
-    --state->outstanding;
-  }
-  void OnSubmitted(const grpc::Status& status) {
-    const absl::Time acked = absl::Now();
-    if (!status.ok() || submit_response.results_size() != 1) {
-      Fail(status);
-      delete this;
-      return;
-    }
-    const uint64_t id = submit_response.results(0).id();
-    {
-      absl::MutexLock lock(&state->mu);
-      state->ids.push_back(id);
-      if (record) {
-        state->to_ack.Record(absl::ToInt64Nanoseconds(acked - sent));
-        state->sent_at[id] = sent;
-      }
-      if (!wait) {
-        --state->outstanding;
-        delete this;
-        return;
-      }
-    }
-    wait_request.set_id(id);
-    wait_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(120)));
-    stub->async()->WaitJob(&wait_context, &wait_request, &job,
-                           [this](grpc::Status s) { OnEnded(s); });
-  }
-  void OnEnded(const grpc::Status& status) {
-    const absl::Time seen = absl::Now();
-    if (!status.ok()) {
-      Fail(status);
-      delete this;
-      return;
-    }
-    {
-      absl::MutexLock lock(&state->mu);
-      --state->outstanding;
-      if (record && job.state() == v1::JOB_STATE_SUCCEEDED) {
-        state->to_done.Record(absl::ToInt64Nanoseconds(seen - sent));
-      }
-    }
-    delete this;
-  }
-};
-
-// Submits one job per call at `rate` for `duration`, open loop: a send never
-// waits for an earlier reply. Returns how far behind schedule sends fell.
-absl::Duration OpenLoop(const Stubs& stubs, const v1::SubmitRequest& request, double rate,
-                        absl::Duration duration, int wait_every, bool record,
-                        LatencyState& state, int64_t* sent_count) {
-  const absl::Time start = absl::Now();
-  const int64_t total = static_cast<int64_t>(rate * absl::ToDoubleSeconds(duration));
-  absl::Duration worst_lag;
-  for (int64_t i = 0; i < total; ++i) {
-    const absl::Time due = start + absl::Seconds(i / rate);
-    absl::Time now = absl::Now();
-    if (now < due) {
-      absl::SleepFor(due - now);
-      now = absl::Now();
-    }
-    worst_lag = std::max(worst_lag, now - due);
-    {
-      absl::MutexLock lock(&state.mu);
-      ++state.outstanding;
-    }
-    auto* call = new LatencyCall{};
-    call->state = &state;
-    call->stub = stubs.stubs[i % stubs.stubs.size()];
-    call->record = record;
-    call->wait = i % wait_every == 0;
-    call->submit_context.set_deadline(absl::ToChronoTime(now + absl::Seconds(60)));
-    call->sent = absl::Now();
-    call->stub->async()->Submit(&call->submit_context, &request, &call->submit_response,
-                                [call](grpc::Status s) { call->OnSubmitted(s); });
-  }
-  *sent_count += total;
-  return worst_lag;
-}
-
 void ReportPercentiles(Report& report, const std::string& scenario, const std::string& what,
                        const LogHistogram& h, std::optional<Target> p99 = std::nullopt,
                        std::optional<Target> p999 = std::nullopt) {
@@ -338,8 +231,7 @@ absl::Status RunLatency(const BenchConfig& config, Report& report) {
   v1::JobSpec* spec = request.add_jobs();
   *spec = MakeSpec(config.queue, config.payload_bytes);
   spec->set_type("started-at");
-  LatencyState state;
-  int64_t sent = 0;
+  OpenLoop producer(stubs.stubs, request, config.wait_every);
   // The store's commit times over the whole run: how much of the tail is
   // commits that took long (the coordinator's own metrics; none from an
   // external coordinator). Scraped outside the run: building /metrics
@@ -347,37 +239,29 @@ absl::Status RunLatency(const BenchConfig& config, Report& report) {
   absl::StatusOr<StoreCommits> commits_before = ScrapeStoreCommits(c);
   // Warm-up (connections, allocator, SQLite pages), not recorded.
   const absl::Duration warmup = std::min(absl::Seconds(1), config.duration / 5);
-  OpenLoop(stubs, request, config.rate, warmup, config.wait_every, /*record=*/false, state,
-           &sent);
+  producer.Run(config.rate, warmup, /*record=*/false);
   // The CPU the measured phase cost: how busy the machine was, which is
   // what the tail mostly follows on a small machine.
-  const int64_t sent_before = sent;
+  const int64_t sent_before = producer.sent();
   const CpuSample cpu_before = SampleCpu(c, &fleet);
   const absl::Time measured_start = absl::Now();
-  const absl::Duration lag = OpenLoop(stubs, request, config.rate, config.duration,
-                                      config.wait_every, /*record=*/true, state, &sent);
+  const absl::Duration lag = producer.Run(config.rate, config.duration, /*record=*/true);
   const CpuSample measured_cpu = SampleCpu(c, &fleet).Since(cpu_before);
   const absl::Duration measured_wall = absl::Now() - measured_start;
+  const int64_t sent = producer.sent();
   const int64_t measured_jobs = sent - sent_before;
-  {
-    absl::MutexLock lock(&state.mu);
-    const absl::Time deadline = absl::Now() + absl::Seconds(120);
-    state.mu.AwaitWithDeadline(
-        absl::Condition(
-            +[](LatencyState* s) ABSL_NO_THREAD_SAFETY_ANALYSIS { return s->outstanding == 0; },
-            &state),
-        deadline);
-    if (state.outstanding != 0 || state.errors != 0) {
-      return absl::InternalError(absl::StrCat("latency: ", state.outstanding,
-                                              " jobs never ended, ", state.errors,
-                                              " calls failed; first: ", state.first_error));
-    }
+  if (!producer.AwaitQuiet(absl::Now() + absl::Seconds(120))) {
+    return absl::InternalError("latency: calls still open 120 s after the last send");
+  }
+  OpenLoopResults& state = producer.results();
+  if (state.errors != 0) {
+    return absl::InternalError(absl::StrCat("latency: ", state.errors,
+                                            " calls failed; first: ", state.first_error));
   }
   // Every job's handler start and grant, from its listing once all ended.
   auto ended = WaitForEnded(c.admin(), config.queue, /*before_terminal=*/0, sent);
   if (!ended.ok()) return ended.status();
   absl::StatusOr<StoreCommits> commits_after = ScrapeStoreCommits(c);
-  absl::MutexLock lock(&state.mu);
   LogHistogram to_grant, to_start;
   int64_t measured = 0;
   std::sort(state.ids.begin(), state.ids.end());
