@@ -94,9 +94,10 @@ void WorkerSession::Answer(JobId job, FencingToken token, absl::Status verdict, 
   // A taken result is acknowledged once durable (if the store fails, the
   // stream ends and the worker sends the result again on its next one); the
   // commit that makes it durable usually also makes the grants of the slot
-  // it freed durable, and then both leave in one write.
+  // it freed durable, and then both leave in one write. Nothing waits on
+  // the ack but the worker's bookkeeping, so its commit may be lazy.
   if (verdict.ok()) {
-    Send(MakeAck(job.value, token.value, true, ""), seq);
+    Send(MakeAck(job.value, token.value, true, ""), seq, /*lazy=*/true);
     return;
   }
   SPDLOG_DEBUG("job report rejected id={} token={} reason=\"{}\"", job.value, token.value,
@@ -319,30 +320,46 @@ absl::Status WorkerSession::HandleReports(WorkerId worker, std::vector<WorkerRep
   return absl::OkStatus();
 }
 
-void WorkerSession::Send(v1::CoordinatorMessage message, uint64_t seq) {
+void WorkerSession::Send(v1::CoordinatorMessage message, uint64_t seq, bool lazy) {
   uint64_t await = 0;
+  bool await_lazily = false;
+  uint64_t expedite = 0;
   Next next;
   {
     absl::MutexLock lock(&mu_);
     if (closing_ || send_stopped_) return;
-    gated_.push_back(Gated{seq, std::move(message)});
+    // Only acks that would linger for company anyway may wait for a lazy commit.
+    lazy = lazy && max_batch_ > 1 && limits_.ack_linger > absl::ZeroDuration();
+    gated_.push_back(Gated{seq, std::move(message), lazy});
+    if (!lazy) ++gated_prompt_;
     // One wait at a time, for the oldest change not yet durable: the commit
     // that answers it may cover later ones too (see OnDurable), and a later
-    // change's own commit comes no sooner.
+    // change's own commit comes no sooner. A prompt message behind a lazy
+    // wait hurries that wait's commit along.
     if (seq > durable_seq_ && !awaiting_) {
       awaiting_ = true;
+      awaiting_lazily_ = lazy;
+      awaited_seq_ = seq;
       await = seq;
+      await_lazily = lazy;
+    } else if (awaiting_lazily_ && !lazy) {
+      awaiting_lazily_ = false;
+      expedite = std::max(seq, awaited_seq_);
     }
     next = ReleaseLocked();
   }
   Act(next);
-  if (await != 0) AwaitDurable(await);
+  if (await != 0) AwaitDurable(await, await_lazily);
+  if (expedite != 0) store_->Expedite(expedite);
 }
 
-void WorkerSession::AwaitDurable(uint64_t seq) {
-  store_->WhenDurable(seq, [self = shared_from_this(), seq](absl::Status s) {
-    self->OnDurable(seq, s);
-  });
+void WorkerSession::AwaitDurable(uint64_t seq, bool lazily) {
+  auto done = [self = shared_from_this(), seq](absl::Status s) { self->OnDurable(seq, s); };
+  if (lazily) {
+    store_->WhenDurableLazily(seq, std::move(done));
+  } else {
+    store_->WhenDurable(seq, std::move(done));
+  }
 }
 
 void WorkerSession::OnDurable(uint64_t seq, const absl::Status& status) {
@@ -351,13 +368,16 @@ void WorkerSession::OnDurable(uint64_t seq, const absl::Status& status) {
   const uint64_t durable = status.ok() ? std::max(seq, store_->DurableSeq()) : 0;
   Next next = Next::kNothing;
   uint64_t await = 0;
+  bool await_lazily = false;
   {
     absl::MutexLock lock(&mu_);
     awaiting_ = false;
+    awaiting_lazily_ = false;
     if (closing_ || send_stopped_) return;
     if (!status.ok()) {
       send_stopped_ = true;
       gated_.clear();
+      gated_prompt_ = 0;
       outbox_.clear();
     } else {
       durable_seq_ = std::max(durable_seq_, durable);
@@ -365,7 +385,10 @@ void WorkerSession::OnDurable(uint64_t seq, const absl::Status& status) {
       // What still waits is behind a grant of a later commit.
       if (!gated_.empty()) {
         awaiting_ = true;
+        awaiting_lazily_ = gated_prompt_ == 0;
+        awaited_seq_ = gated_.front().seq;
         await = gated_.front().seq;
+        await_lazily = awaiting_lazily_;
       }
     }
   }
@@ -376,12 +399,13 @@ void WorkerSession::OnDurable(uint64_t seq, const absl::Status& status) {
     return;
   }
   Act(next);
-  if (await != 0) AwaitDurable(await);
+  if (await != 0) AwaitDurable(await, await_lazily);
 }
 
 WorkerSession::Next WorkerSession::ReleaseLocked() {
   while (!gated_.empty() && gated_.front().seq <= durable_seq_) {
     v1::CoordinatorMessage message = std::move(gated_.front().message);
+    if (!gated_.front().lazy) --gated_prompt_;
     gated_.pop_front();
     if (!welcomed_) {
       held_.push_back(std::move(message));
@@ -389,6 +413,7 @@ WorkerSession::Next WorkerSession::ReleaseLocked() {
       send_stopped_ = true;  // The one bounded check: see CloseSoon.
       outbox_.clear();
       gated_.clear();
+      gated_prompt_ = 0;
       return Next::kOverflow;
     } else {
       outbox_.push_back(std::move(message));

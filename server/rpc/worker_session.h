@@ -48,7 +48,9 @@ struct WorkerStreamLimits {
 // right after the commit that makes it durable (one commit of delay, no
 // more); what is released while a write is in flight goes in the next one
 // (batching as above). Acks alone wait up to `limits.ack_linger` for more
-// to go with them.
+// to go with them; to such a worker, an accepted result's ack also lets the
+// store hold back the result's commit (Store::WhenDurableLazily) until a
+// message behind the ack needs a commit or the store's own linger ends.
 //
 // Protocol errors (a message before Hello, a second Hello, an empty message,
 // another worker's lease token, an oversized result) end the stream with
@@ -112,8 +114,11 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   absl::Status HandleReports(WorkerId worker, std::vector<WorkerReport> reports);
   // Queues a message behind every one sent before it; it goes out once the
   // store's change `seq` is durable (0: nothing to wait for). Starts a write
-  // if none is in flight.
-  void Send(v1::CoordinatorMessage message, uint64_t seq = 0) ABSL_LOCKS_EXCLUDED(mu_);
+  // if none is in flight. `lazy` (an accepted result's ack, to a worker it
+  // would linger for anyway): the store may hold that commit back
+  // (Store::WhenDurableLazily) until a prompt message needs it.
+  void Send(v1::CoordinatorMessage message, uint64_t seq = 0, bool lazy = false)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // What to do once mu_ is released, after messages moved towards the wire.
   enum class Next { kNothing, kWrite, kOverflow, kLinger };
   // Moves the messages at gated_'s front whose change is durable on to
@@ -121,9 +126,9 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   // in flight.
   Next ReleaseLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Act(Next next) ABSL_LOCKS_EXCLUDED(mu_);
-  // Asks the store to call OnDurable once `seq` is durable (maybe at once).
-  // REQUIRES: the caller set awaiting_.
-  void AwaitDurable(uint64_t seq) ABSL_LOCKS_EXCLUDED(mu_);
+  // Asks the store to call OnDurable once `seq` is durable (maybe at once),
+  // with no hurry when `lazily`. REQUIRES: the caller set awaiting_.
+  void AwaitDurable(uint64_t seq, bool lazily) ABSL_LOCKS_EXCLUDED(mu_);
   // The store's answer for `seq`: releases every message whose change is
   // now durable and waits for the next one, if any; an error ends the
   // stream (a grant or a result cannot be made durable).
@@ -182,11 +187,16 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   struct Gated {
     uint64_t seq;
     v1::CoordinatorMessage message;
+    bool lazy;  // See Send.
   };
   // Messages waiting, in order, for their change or an earlier message's.
   std::deque<Gated> gated_ ABSL_GUARDED_BY(mu_);
   uint64_t durable_seq_ ABSL_GUARDED_BY(mu_) = 0;  // The store said: durable up to here.
   bool awaiting_ ABSL_GUARDED_BY(mu_) = false;  // A WhenDurable answer is pending.
+  // That wait is lazy and nobody has expedited it.
+  bool awaiting_lazily_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t awaited_seq_ ABSL_GUARDED_BY(mu_) = 0;  // What the pending wait is for.
+  size_t gated_prompt_ ABSL_GUARDED_BY(mu_) = 0;  // Messages in gated_ not lazy.
   // Messages released before Welcome went out.
   std::vector<v1::CoordinatorMessage> held_ ABSL_GUARDED_BY(mu_);
   std::deque<v1::CoordinatorMessage> outbox_ ABSL_GUARDED_BY(mu_);

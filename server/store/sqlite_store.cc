@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -96,6 +97,14 @@ void SqliteStore::OnQueueSettingsChanged(uint64_t seq, const std::string& queue,
 }
 
 void SqliteStore::WhenDurable(uint64_t seq, Callback done) {
+  AddWaiter(seq, std::move(done), /*prompt=*/true);
+}
+
+void SqliteStore::WhenDurableLazily(uint64_t seq, Callback done) {
+  AddWaiter(seq, std::move(done), /*prompt=*/false);
+}
+
+void SqliteStore::AddWaiter(uint64_t seq, Callback done, bool prompt) {
   absl::Status status;
   {
     absl::MutexLock lock(&mu_);
@@ -106,11 +115,17 @@ void SqliteStore::WhenDurable(uint64_t seq, Callback done) {
     } else if (stopped_) {
       status = absl::FailedPreconditionError("store is closed");
     } else {
+      if (prompt) prompt_seq_ = std::max(prompt_seq_, seq);
       waiters_.emplace(seq, std::move(done));
       return;
     }
   }
   done(std::move(status));
+}
+
+void SqliteStore::Expedite(uint64_t seq) {
+  absl::MutexLock lock(&mu_);
+  prompt_seq_ = std::max(prompt_seq_, seq);
 }
 
 uint64_t SqliteStore::DurableSeq() const {
@@ -121,6 +136,7 @@ uint64_t SqliteStore::DurableSeq() const {
 absl::Status SqliteStore::Flush() {
   absl::MutexLock lock(&mu_);
   const uint64_t target = observed_seq_;
+  prompt_seq_ = std::max(prompt_seq_, target);
   auto settled = [this, target]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return durable_seq_ >= target || !error_.ok() || stopped_;
   };
@@ -168,6 +184,15 @@ void SqliteStore::WriterLoop() {
         return pending_.size() > 1 || (!pending_.empty() && !in_operation_) || stopping_;
       };
       mu_.Await(absl::Condition(&has_work));
+      // Changes nobody is in a hurry for wait (up to commit_linger) for one
+      // somebody is, or for a full batch.
+      auto due = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return prompt_seq_ > durable_seq_ || pending_.size() > 1 || stopping_;
+      };
+      if (options_.commit_linger > absl::ZeroDuration() && !due()) {
+        mu_.AwaitWithTimeout(absl::Condition(&due), options_.commit_linger);
+        mu_.Await(absl::Condition(&has_work));  // An operation may have opened meanwhile.
+      }
       if (pending_.empty()) break;  // Stopping, and everything is written.
       batch = std::move(pending_.front());
       pending_.pop_front();

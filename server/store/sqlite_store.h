@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "server/store/store.h"
 #include "server/store/write_batch.h"
 
@@ -29,13 +30,22 @@ struct SqliteStoreOptions {
   bool fsync = false;
   // Most observer calls coalesced into one transaction.
   size_t max_batch = 10000;
+  // How long changes that only lazy waiters (WhenDurableLazily) or nobody
+  // wait for may stay pending, to share the commit of a change someone
+  // waits for. Zero commits every change at once.
+  absl::Duration commit_linger = absl::Milliseconds(5);
 };
 
 // A Store in one SQLite file (WAL mode), for one coordinator: the file stays
 // locked while the store is open. Observer calls append to a pending batch;
 // one writer thread ("conveyor-store") commits whole batches, each in one
 // transaction (group commit: under load, many RPCs share a commit), and then
-// runs the WhenDurable callbacks the commit satisfied, in order of seq.
+// runs the WhenDurable callbacks the commit satisfied, in order of seq. It
+// commits as soon as a change someone waits for (WhenDurable, Expedite,
+// Flush, Close) is pending or a batch is full; changes only lazy waiters or
+// nobody wait for (a worker's result, whose ack nothing blocks on) wait up to
+// `commit_linger` for such company, which saves a commit per job when jobs
+// arrive one at a time.
 // After a failed commit the store is broken: the callbacks waiting and every
 // later one get the error (UNAVAILABLE for I/O failures, INTERNAL otherwise,
 // with SQLite's message) and later changes are dropped. Thread-safe.
@@ -70,6 +80,9 @@ class SqliteStore final : public Store {
   // durable gets OK, any other FAILED_PRECONDITION.
   void WhenDurable(uint64_t seq, std::function<void(absl::Status)> done) override
       ABSL_LOCKS_EXCLUDED(mu_);
+  void WhenDurableLazily(uint64_t seq, std::function<void(absl::Status)> done) override
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void Expedite(uint64_t seq) override ABSL_LOCKS_EXCLUDED(mu_);
   uint64_t DurableSeq() const override ABSL_LOCKS_EXCLUDED(mu_);
   // After Close(), FAILED_PRECONDITION if changes were dropped. REQUIRES: not
   // called from a WhenDurable callback (it runs on the writer thread).
@@ -86,6 +99,9 @@ class SqliteStore final : public Store {
   void WriterLoop() ABSL_LOCKS_EXCLUDED(mu_, db_mu_);
   // The batch the next change goes to, or null when changes are dropped.
   WriteBatch* OpenBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds a waiter; `prompt` also asks for a commit without delay.
+  void AddWaiter(uint64_t seq, std::function<void(absl::Status)> done, bool prompt)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   const SqliteStoreOptions options_;
 
@@ -107,6 +123,8 @@ class SqliteStore final : public Store {
   bool operation_start_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t observed_seq_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t durable_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  // The highest seq someone wants committed without delay.
+  uint64_t prompt_seq_ ABSL_GUARDED_BY(mu_) = 0;
   std::multimap<uint64_t, std::function<void(absl::Status)>> waiters_ ABSL_GUARDED_BY(mu_);
   absl::Status error_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;  // Close() called: drop new changes.

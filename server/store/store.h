@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -26,7 +27,9 @@ struct StoreStats {
 // change through the JobObserver calls (in memory, under the engine's lock);
 // the store makes batches of them durable on its own writer thread, many
 // changes per transaction (group commit), and then runs the callbacks of
-// everyone who waits for them.
+// everyone who waits for them. A change someone waits for (WhenDurable,
+// Flush) is committed at once; one nobody waits for may be held back a few
+// milliseconds to share a later change's commit.
 //
 // A store for several coordinators sharing one database (PostgreSQL) keeps
 // this shape: Recover() loads what this coordinator owns, the observer calls
@@ -48,6 +51,18 @@ class Store : public JobObserver {
   // on the store's writer thread, or at once on the calling thread when
   // that already happened. `done` must not block.
   virtual void WhenDurable(uint64_t seq, std::function<void(absl::Status)> done) = 0;
+
+  // WhenDurable for a waiter in no hurry (an acknowledgement nobody blocks
+  // on): the store may hold the commit back for a few milliseconds, so that
+  // the change shares a transaction with later ones, as it does with changes
+  // nobody waits for. Expedite(seq) ends that wait. Stores that never hold
+  // commits back treat it as WhenDurable.
+  virtual void WhenDurableLazily(uint64_t seq, std::function<void(absl::Status)> done) {
+    WhenDurable(seq, std::move(done));
+  }
+  // Commits every change up to `seq` without holding it back, as if a
+  // WhenDurable waited for it (a lazy waiter's turned urgent).
+  virtual void Expedite(uint64_t seq) { (void)seq; }
 
   // Every change with a sequence number up to this one is durable (0: none
   // yet). Cheap; a WhenDurable callback may call it to learn how far the

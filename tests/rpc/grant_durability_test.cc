@@ -25,7 +25,7 @@ namespace {
 class GrantDurabilityTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto store = SqliteStore::Open(dir_.path() + "/conveyor.db");
+    auto store = SqliteStore::Open(dir_.path() + "/conveyor.db", StoreOptions());
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
     auto recovered = store_->Recover();
@@ -45,6 +45,7 @@ class GrantDurabilityTest : public ::testing::Test {
   }
 
   virtual rpc::WorkerStreamLimits StreamLimits() const { return {}; }
+  virtual SqliteStoreOptions StoreOptions() const { return {}; }
 
   void TearDown() override {
     if (!resume_.HasBeenNotified()) resume_.Notify();
@@ -238,6 +239,64 @@ TEST_F(AckLingerTest, AnAckAloneStillGoesAfterTheLinger) {
 }
 
 TEST_F(EndlessAckLingerTest, AWorkerThatDoesNotBatchGetsItsAckAtOnce) {
+  TestWorker worker(channel_);
+  ASSERT_NE(worker.Hello("w", "q", 1), 0u);
+  Submit("q");
+  auto a = worker.NextAssignment();
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(worker.Complete(a->job().id(), a->fencing_token(), "done"));
+  auto ack = worker.Next();
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_TRUE(ack->has_ack() && ack->ack().accepted()) << ack->DebugString();
+}
+
+// A store that holds back commits nobody hurries for longer than any test
+// waits: what reaches the worker here was committed because something
+// needed it.
+class EndlessCommitLingerTest : public GrantDurabilityTest {
+ protected:
+  SqliteStoreOptions StoreOptions() const override {
+    return {.commit_linger = absl::Hours(1)};
+  }
+};
+
+TEST_F(EndlessCommitLingerTest, AnAckWaitsForALaterCommitAndAGrantHurriesIt) {
+  TestWorker worker(channel_);
+  ASSERT_NE(worker.Hello("w", "q", 1, /*max_batch=*/64), 0u);
+  const JobId first = Submit("q").value;
+  auto a = worker.NextAssignment();  // A grant is committed at once.
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_EQ(a->job().id(), first.value);
+
+  // The result's commit waits: nothing but the ack needs it.
+  ASSERT_TRUE(worker.Complete(first.value, a->fencing_token(), "done"));
+  auto early = worker.Next(absl::Milliseconds(300));
+  EXPECT_FALSE(early.has_value()) << "the ack's commit did not wait: " << early->DebugString();
+
+  // A job submitted with nobody waiting for it (straight to the engine) is
+  // granted to the freed slot: that grant, queued behind the ack, hurries
+  // the commit, and both go out.
+  const JobId second = Submit("q").value;
+  bool acked = false, assigned = false;
+  while (!acked || !assigned) {
+    auto m = worker.Next();
+    ASSERT_TRUE(m.has_value()) << "acked=" << acked << " assigned=" << assigned;
+    for (const v1::CoordinatorMessage& g : Unpack(*m)) {
+      if (g.has_ack()) {
+        EXPECT_EQ(g.ack().job_id(), first.value);
+        EXPECT_TRUE(g.ack().accepted());
+        acked = true;
+      } else {
+        ASSERT_TRUE(g.has_assignment()) << g.DebugString();
+        EXPECT_EQ(g.assignment().job().id(), second.value);
+        EXPECT_TRUE(acked) << "the assignment overtook the ack";
+        assigned = true;
+      }
+    }
+  }
+}
+
+TEST_F(EndlessCommitLingerTest, AWorkerThatDoesNotBatchGetsItsAckWithoutTheLinger) {
   TestWorker worker(channel_);
   ASSERT_NE(worker.Hello("w", "q", 1), 0u);
   Submit("q");

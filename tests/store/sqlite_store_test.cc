@@ -19,6 +19,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "server/store/sqlite_database.h"
 #include "tests/testing/test_jobs.h"
@@ -135,6 +136,69 @@ TEST(SqliteStoreTest, OneOperationIsOneTransactionWhateverItsSize) {
   ASSERT_TRUE(store->Flush().ok());
   EXPECT_EQ(store->stats().changes, 10u);
   EXPECT_EQ(store->stats().commits, 2u);
+}
+
+// A linger longer than any test waits: a change committed here was
+// committed because someone asked for it, not because its linger ran out.
+constexpr SqliteStoreOptions kEndlessLinger = {.commit_linger = absl::Hours(1)};
+
+TEST(SqliteStoreTest, ALazyWaiterWaitsForAPromptOne) {
+  testing::TempDir dir;
+  std::unique_ptr<SqliteStore> store = OpenOrDie(dir.path() + "/db", kEndlessLinger);
+  ASSERT_NE(store, nullptr);
+  absl::Notification lazy_done, prompt_done;
+  store->OnJobCreated(1, MakeNewJob(1));
+  store->WhenDurableLazily(1, [&](absl::Status s) {
+    EXPECT_TRUE(s.ok()) << s;
+    lazy_done.Notify();
+  });
+  EXPECT_FALSE(lazy_done.WaitForNotificationWithTimeout(absl::Milliseconds(200)))
+      << "a change only a lazy waiter wanted was committed before its linger ran out";
+  EXPECT_EQ(store->DurableSeq(), 0u);
+  // A change someone waits for is committed at once, with the held one.
+  store->OnJobCreated(2, MakeNewJob(2));
+  store->WhenDurable(2, [&](absl::Status s) {
+    EXPECT_TRUE(s.ok()) << s;
+    prompt_done.Notify();
+  });
+  ASSERT_TRUE(prompt_done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  ASSERT_TRUE(lazy_done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_EQ(store->stats().commits, 1u);
+  EXPECT_EQ(store->stats().changes, 2u);
+}
+
+TEST(SqliteStoreTest, ExpediteAndFlushEndTheLinger) {
+  testing::TempDir dir;
+  std::unique_ptr<SqliteStore> store = OpenOrDie(dir.path() + "/db", kEndlessLinger);
+  ASSERT_NE(store, nullptr);
+  absl::Notification done;
+  store->OnJobCreated(1, MakeNewJob(1));
+  store->WhenDurableLazily(1, [&](absl::Status s) {
+    EXPECT_TRUE(s.ok()) << s;
+    done.Notify();
+  });
+  store->Expedite(1);
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  // A change nobody waits for lingers too; Flush does not wait for that.
+  store->OnJobCreated(2, MakeNewJob(2));
+  ASSERT_TRUE(store->Flush().ok());
+  EXPECT_EQ(store->DurableSeq(), 2u);
+}
+
+TEST(SqliteStoreTest, ChangesNobodyHurriesAreCommittedWhenTheLingerEnds) {
+  testing::TempDir dir;
+  std::unique_ptr<SqliteStore> store =
+      OpenOrDie(dir.path() + "/db", {.commit_linger = absl::Milliseconds(20)});
+  ASSERT_NE(store, nullptr);
+  absl::Notification done;
+  store->OnJobCreated(1, MakeNewJob(1));
+  store->WhenDurableLazily(1, [&](absl::Status s) {
+    EXPECT_TRUE(s.ok()) << s;
+    done.Notify();
+  });
+  store->OnJobCreated(2, MakeNewJob(2));  // Nobody waits for this one.
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_TRUE(testing::WaitFor([&] { return store->DurableSeq() == 2; }));
 }
 
 TEST(SqliteStoreTest, UpdateLeavesThePayloadColumnAlone) {
