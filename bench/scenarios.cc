@@ -350,12 +350,16 @@ absl::Status RunScale(const BenchConfig& config, Report& report) {
   if (!before.ok()) return before.status();
   constexpr int kWorkersPerChannel = 100;
   std::vector<std::shared_ptr<grpc::Channel>> channels;
+  // One thread runs every worker's stream reactions (declared first: it
+  // outlives the workers).
+  std::shared_ptr<StreamPoller> poller = StreamPoller::Start();
   std::vector<std::unique_ptr<Worker>> workers;
   const absl::Time connect_start = absl::Now();
   for (int i = 0; i < config.many_workers; ++i) {
     if (i % kWorkersPerChannel == 0) channels.push_back(MakeChannel(c.address()));
     WorkerOptions options;
     options.channel = channels.back();
+    options.poller = poller;
     options.name = absl::StrCat("many-", i);
     options.queues = {config.queue};
     options.concurrency = 1;

@@ -183,6 +183,7 @@ absl::Status Worker::Start() {
     channel_ = *std::move(channel);
   }
   stub_ = conveyor::v1::WorkerService::NewStub(channel_);
+  poller_ = options_.poller != nullptr ? options_.poller : StreamPoller::Start();
   pool_ = std::make_unique<SlotPool>(options_.concurrency);
   spdlog::info("event=worker_start name={} coordinator={} concurrency={} prefetch={} queues={}",
                options_.name, options_.coordinator, options_.concurrency, options_.prefetch,
@@ -290,7 +291,8 @@ void Worker::Connect() {
     welcomed_ = false;
     reconnect_at_ = absl::InfiniteFuture();
     hello = MakeHelloLocked();
-    stream = WorkerStream::Create(stub_.get(), this, options_.max_batch);  // takes the owner hold
+    // Takes the owner hold.
+    stream = WorkerStream::Create(stub_.get(), poller_.get(), this, options_.max_batch);
     stream_ = stream;
     ++streams_alive_;
     SetStateLocked(StreamState::kConnecting, &after);
@@ -505,8 +507,7 @@ void Worker::OnStreamBroken(WorkerStream* stream) {
   stream->ReleaseOwnerHold();
 }
 
-void Worker::OnStreamDone(WorkerStream* stream, const grpc::Status& status) {
-  (void)stream;
+void Worker::OnStreamDone(const grpc::Status& status) {
   if (status.ok()) {
     spdlog::info("event=stream_end status=OK");
   } else {

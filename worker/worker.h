@@ -26,6 +26,7 @@
 #include "worker/handler.h"
 #include "worker/job_context.h"
 #include "worker/slot_pool.h"
+#include "worker/stream_poller.h"
 #include "worker/worker_stream.h"
 
 namespace conveyor {
@@ -86,6 +87,10 @@ struct WorkerOptions {
   // while the previous write was in flight, so they add no delay. 1: every
   // message on its own.
   int max_batch = 1000;
+  // The thread that runs the stream's gRPC reactions (see StreamPoller).
+  // Several Workers in one process may share one; empty: this Worker starts
+  // its own.
+  std::shared_ptr<StreamPoller> poller;
 };
 
 // A Conveyor worker: holds one WorkerService.Connect stream to the
@@ -165,12 +170,11 @@ class Worker : private WorkerStream::Listener {
 
   explicit Worker(WorkerOptions options);
 
-  // WorkerStream::Listener, on gRPC threads.
+  // WorkerStream::Listener, on the poller's thread.
   void OnStreamMessage(WorkerStream* stream, const conveyor::v1::CoordinatorMessage& message)
       override ABSL_LOCKS_EXCLUDED(mu_);
   void OnStreamBroken(WorkerStream* stream) override ABSL_LOCKS_EXCLUDED(mu_);
-  void OnStreamDone(WorkerStream* stream, const grpc::Status& status) override
-      ABSL_LOCKS_EXCLUDED(mu_);
+  void OnStreamDone(const grpc::Status& status) override ABSL_LOCKS_EXCLUDED(mu_);
 
   // One message of the coordinator's (a CoordinatorBatch's one at a time).
   void HandleMessageLocked(const conveyor::v1::CoordinatorMessage& message, Deferred* after)
@@ -231,6 +235,8 @@ class Worker : private WorkerStream::Listener {
   Handler default_handler_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<conveyor::v1::WorkerService::Stub> stub_;
+  // Outlives every stream: Wait() waits for the last OnStreamDone.
+  std::shared_ptr<StreamPoller> poller_;
   std::unique_ptr<SlotPool> pool_;
   std::thread timer_;
 

@@ -26,42 +26,169 @@ size_t ApproxBytes(const WorkerMessage& m) {
 
 }  // namespace
 
-WorkerStream* WorkerStream::Create(conveyor::v1::WorkerService::Stub* stub, Listener* listener,
-                                   int max_batch) {
-  auto* stream = new WorkerStream(listener, max_batch);  // deleted in OnDone
-  stub->async()->Connect(&stream->context_, stream);
-  stream->AddHold();  // the owner's, released by ReleaseOwnerHold()
+WorkerStream* WorkerStream::Create(conveyor::v1::WorkerService::Stub* stub, StreamPoller* poller,
+                                   Listener* listener, int max_batch) {
+  auto* stream = new WorkerStream(poller, listener, max_batch);  // deleted by React
+  stream->call_ = stub->PrepareAsyncConnect(&stream->context_, poller->cq());
   return stream;
+}
+
+WorkerStream::WorkerStream(StreamPoller* poller, Listener* listener, int max_batch)
+    : poller_(poller), listener_(listener), max_batch_(max_batch) {
+  for (int i = 0; i < kOps; ++i) {
+    tags_[i].stream_ = this;
+    tags_[i].op_ = static_cast<Op>(i);
+  }
 }
 
 void WorkerStream::StartWithHello(const conveyor::v1::Hello& hello) {
   WorkerMessage first;
   *first.mutable_hello() = hello;
-  Send(std::move(first));
-  StartRead(&read_buffer_);
-  StartCall();
+  void* tag = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    queue_.push_back(std::move(first));  // written once the call started
+    tag = StartingLocked(Op::kStart);
+  }
+  call_->StartCall(tag);
+}
+
+void* WorkerStream::StartingLocked(Op op) {
+  ++in_flight_;
+  return static_cast<StreamPoller::Tag*>(&tags_[static_cast<int>(op)]);
+}
+
+void WorkerStream::React(Op op, bool ok) {
+  switch (op) {
+    case Op::kStart:
+      OnStarted();
+      break;
+    case Op::kRead:
+      OnReadDone(ok);
+      break;
+    case Op::kWrite:
+      OnWriteDone(ok);
+      break;
+    case Op::kFinish: {
+      absl::MutexLock lock(&mu_);
+      finished_ = true;
+      break;
+    }
+    case Op::kWritesDone:
+    case Op::kEnd:
+      break;
+  }
+  bool end = false;
+  {
+    absl::MutexLock lock(&mu_);
+    --in_flight_;
+    end = TakeEndLocked();
+  }
+  if (!end) return;
+  Listener* const listener = listener_;
+  const grpc::Status status = status_;
+  delete this;
+  listener->OnStreamDone(status);
+}
+
+bool WorkerStream::TakeEndLocked() {
+  if (ended_ || !finished_ || in_flight_ > 0 || holds_ > 0) return false;
+  ended_ = true;
+  return true;
+}
+
+void WorkerStream::OnStarted() {
+  // Whether or not the call started: if it did not, the read fails and
+  // reports the break.
+  grpc::WriteOptions options;
+  void* read_tag = nullptr;
+  void* write_tag = nullptr;
+  void* close_tag = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    started_ = true;
+    read_tag = StartingLocked(Op::kRead);
+    if (TakeNextWrite(&options)) {
+      write_tag = StartingLocked(Op::kWrite);
+    } else if (TakeWritesDoneLocked()) {
+      close_tag = StartingLocked(Op::kWritesDone);
+    }
+  }
+  call_->Read(&read_buffer_, read_tag);
+  if (write_tag != nullptr) call_->Write(write_buffer_, options, write_tag);
+  if (close_tag != nullptr) call_->WritesDone(close_tag);
+}
+
+void WorkerStream::OnReadDone(bool ok) {
+  if (!ok) {
+    void* tag = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      writes_failed_ = true;
+      queue_.clear();
+      tag = StartingLocked(Op::kFinish);
+    }
+    listener_->OnStreamBroken(this);
+    call_->Finish(&status_, tag);
+    return;
+  }
+  if (read_buffer_.has_welcome()) {
+    absl::MutexLock lock(&mu_);
+    batch_limit_ = std::min(max_batch_, read_buffer_.welcome().max_worker_batch());
+  }
+  listener_->OnStreamMessage(this, read_buffer_);
+  void* tag = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    tag = StartingLocked(Op::kRead);
+  }
+  call_->Read(&read_buffer_, tag);
+}
+
+void WorkerStream::OnWriteDone(bool ok) {
+  grpc::WriteOptions options;
+  void* write_tag = nullptr;
+  void* close_tag = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    write_in_flight_ = false;
+    if (!ok) {
+      writes_failed_ = true;  // the read fails too and reports the break
+      queue_.clear();
+      return;
+    }
+    if (TakeNextWrite(&options)) {
+      write_tag = StartingLocked(Op::kWrite);
+    } else if (TakeWritesDoneLocked()) {
+      close_tag = StartingLocked(Op::kWritesDone);
+    }
+  }
+  if (write_tag != nullptr) call_->Write(write_buffer_, options, write_tag);
+  if (close_tag != nullptr) call_->WritesDone(close_tag);
+}
+
+template <typename Fill>
+void WorkerStream::Enqueue(Fill fill) {
+  grpc::WriteOptions options;
+  void* tag = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    if (writes_failed_ || close_requested_) return;
+    fill();
+    if (!TakeNextWrite(&options)) return;
+    tag = StartingLocked(Op::kWrite);
+  }
+  call_->Write(write_buffer_, options, tag);
 }
 
 void WorkerStream::Send(WorkerMessage message) {
-  grpc::WriteOptions options;
-  {
-    absl::MutexLock lock(&mu_);
-    if (writes_failed_ || close_requested_) return;
-    EnqueueLocked(std::move(message));
-    if (write_in_flight_ || !TakeNextWrite(&options)) return;
-  }
-  StartWrite(&write_buffer_, options);
+  Enqueue([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { EnqueueLocked(std::move(message)); });
 }
 
 void WorkerStream::Send(std::vector<WorkerMessage> messages) {
-  grpc::WriteOptions options;
-  {
-    absl::MutexLock lock(&mu_);
-    if (writes_failed_ || close_requested_) return;
+  Enqueue([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     for (auto& m : messages) EnqueueLocked(std::move(m));
-    if (write_in_flight_ || !TakeNextWrite(&options)) return;
-  }
-  StartWrite(&write_buffer_, options);
+  });
 }
 
 void WorkerStream::EnqueueLocked(WorkerMessage message) {
@@ -84,7 +211,7 @@ void WorkerStream::EnqueueLocked(WorkerMessage message) {
 }
 
 bool WorkerStream::TakeNextWrite(grpc::WriteOptions* options) {
-  if (queue_.empty()) return false;
+  if (!started_ || write_in_flight_ || writes_failed_ || queue_.empty()) return false;
   write_in_flight_ = true;
   if (batch_limit_ < 2 || queue_.size() == 1 || queue_.front().has_hello()) {
     write_buffer_ = std::move(queue_.front());
@@ -110,61 +237,45 @@ bool WorkerStream::TakeNextWrite(grpc::WriteOptions* options) {
   return true;
 }
 
+bool WorkerStream::TakeWritesDoneLocked() {
+  if (!close_requested_ || writes_done_started_ || writes_failed_ || !started_ ||
+      write_in_flight_ || !queue_.empty()) {
+    return false;
+  }
+  writes_done_started_ = true;
+  return true;
+}
+
 void WorkerStream::CloseWrites() {
+  void* tag = nullptr;
   {
     absl::MutexLock lock(&mu_);
     if (close_requested_ || writes_failed_) return;
     close_requested_ = true;
-    if (write_in_flight_ || !queue_.empty()) return;  // OnWriteDone closes
-    writes_done_started_ = true;
+    if (TakeWritesDoneLocked()) tag = StartingLocked(Op::kWritesDone);
   }
-  StartWritesDone();
+  if (tag != nullptr) call_->WritesDone(tag);
+}
+
+void WorkerStream::AddHold() {
+  absl::MutexLock lock(&mu_);
+  ++holds_;
+}
+
+void WorkerStream::RemoveHold() {
+  void* tag = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    if (--holds_ > 0 || !finished_ || ended_ || in_flight_ > 0) return;
+    // The call is over and this was the last hold: the stream ends on the
+    // poller's thread, never under a caller.
+    tag = StartingLocked(Op::kEnd);
+  }
+  end_alarm_.Set(poller_->cq(), gpr_now(GPR_CLOCK_MONOTONIC), tag);
 }
 
 void WorkerStream::ReleaseOwnerHold() {
   if (!owner_hold_released_.exchange(true)) RemoveHold();
-}
-
-void WorkerStream::OnReadDone(bool ok) {
-  if (!ok) {
-    listener_->OnStreamBroken(this);
-    return;
-  }
-  if (read_buffer_.has_welcome()) {
-    absl::MutexLock lock(&mu_);
-    batch_limit_ = std::min(max_batch_, read_buffer_.welcome().max_worker_batch());
-  }
-  listener_->OnStreamMessage(this, read_buffer_);
-  StartRead(&read_buffer_);
-}
-
-void WorkerStream::OnWriteDone(bool ok) {
-  grpc::WriteOptions options;
-  bool write_next = false;
-  bool close = false;
-  {
-    absl::MutexLock lock(&mu_);
-    write_in_flight_ = false;
-    if (!ok) {
-      writes_failed_ = true;  // the read fails too and reports the break
-      queue_.clear();
-      return;
-    }
-    write_next = TakeNextWrite(&options);
-    if (!write_next && close_requested_ && !writes_done_started_) {
-      writes_done_started_ = true;
-      close = true;
-    }
-  }
-  if (write_next) StartWrite(&write_buffer_, options);
-  if (close) StartWritesDone();
-}
-
-void WorkerStream::OnWritesDoneDone(bool /*ok*/) {}
-
-void WorkerStream::OnDone(const grpc::Status& status) {
-  listener_->OnStreamDone(this, status);
-  delete this;
 }
 
 }  // namespace conveyor

@@ -1,7 +1,10 @@
 // The Worker against an in-process fake coordinator: the stream protocol,
 // the pool, cancellation, drain and reconnects, with no conveyord needed.
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <stdexcept>
+#include <string>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -331,6 +334,53 @@ TEST_F(WorkerSdkTest, StopEndsPromptly) {
   ASSERT_TRUE(worker->Wait().ok());
   worker.reset();
   EXPECT_LT(absl::Now() - t0, absl::Seconds(3));
+}
+
+// Threads of this process named `name` (/proc/self/task/*/comm).
+int ThreadsNamed(const std::string& name) {
+  int n = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string line;
+    if (std::getline(comm, line) && line == name) ++n;
+  }
+  return n;
+}
+
+TEST_F(WorkerSdkTest, AWorkerRunsEveryStreamOnOnePollerThread) {
+  auto worker = StartWorker(Options());
+  EXPECT_EQ(ThreadsNamed("conveyor-poll"), 1);
+  for (int i = 1; i <= 3; ++i) {
+    coordinator_.Disconnect();
+    ASSERT_TRUE(WaitFor([&] {
+      return coordinator_.streams_opened() >= i + 1 && worker->state() == StreamState::kConnected;
+    }));
+    EXPECT_EQ(ThreadsNamed("conveyor-poll"), 1) << "after reconnect " << i;
+  }
+  coordinator_.Assign(1, "echo", "still served");
+  auto result = WaitResult(1);
+  ASSERT_TRUE(result && result->has_complete());
+  worker->Stop();
+  ASSERT_TRUE(worker->Wait().ok());
+  worker.reset();
+  EXPECT_EQ(ThreadsNamed("conveyor-poll"), 0);
+}
+
+TEST_F(WorkerSdkTest, AWorkerGivenAPollerStartsNone) {
+  std::shared_ptr<StreamPoller> poller = StreamPoller::Start();
+  WorkerOptions options = Options();
+  options.poller = poller;
+  auto worker = StartWorker(std::move(options));
+  EXPECT_EQ(ThreadsNamed("conveyor-poll"), 1);
+  coordinator_.Assign(1, "echo", "served");
+  auto result = WaitResult(1);
+  ASSERT_TRUE(result && result->has_complete());
+  worker->Stop();
+  ASSERT_TRUE(worker->Wait().ok());
+  worker.reset();
+  EXPECT_EQ(ThreadsNamed("conveyor-poll"), 1) << "the shared poller outlives its workers";
+  poller.reset();
+  EXPECT_EQ(ThreadsNamed("conveyor-poll"), 0);
 }
 
 TEST(WorkerCreateTest, RejectsBadOptions) {
