@@ -235,8 +235,6 @@ class Worker : private WorkerStream::Listener {
   Handler default_handler_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<conveyor::v1::WorkerService::Stub> stub_;
-  // Outlives every stream: Wait() waits for the last OnStreamDone.
-  std::shared_ptr<StreamPoller> poller_;
   std::unique_ptr<SlotPool> pool_;
   std::thread timer_;
 
@@ -272,6 +270,10 @@ class Worker : private WorkerStream::Listener {
   absl::Time timer_next_wake_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   // Set with every wake-up of the timer so that none is lost between waits.
   bool timer_kick_ ABSL_GUARDED_BY(mu_) = false;
+  // Outlives every stream: Wait() waits for the last OnStreamDone. Last, so
+  // that a poller of our own is joined before anything its thread touched
+  // (mu_ in OnStreamDone) is destroyed.
+  std::shared_ptr<StreamPoller> poller_;
 };
 
 }  // namespace conveyor

@@ -190,13 +190,17 @@ class AckLingerTest : public GrantDurabilityTest {
   }
 };
 
-// A linger longer than any test waits: an ack that comes did not linger.
+// Lingers longer than any test waits, the ack's and the store's commit's:
+// an ack that comes lingered for neither.
 class EndlessAckLingerTest : public GrantDurabilityTest {
  protected:
   rpc::WorkerStreamLimits StreamLimits() const override {
     rpc::WorkerStreamLimits limits;
     limits.ack_linger = absl::Hours(1);
     return limits;
+  }
+  SqliteStoreOptions StoreOptions() const override {
+    return {.commit_linger = absl::Hours(1)};
   }
 };
 
@@ -294,18 +298,6 @@ TEST_F(EndlessCommitLingerTest, AnAckWaitsForALaterCommitAndAGrantHurriesIt) {
       }
     }
   }
-}
-
-TEST_F(EndlessCommitLingerTest, AWorkerThatDoesNotBatchGetsItsAckWithoutTheLinger) {
-  TestWorker worker(channel_);
-  ASSERT_NE(worker.Hello("w", "q", 1), 0u);
-  Submit("q");
-  auto a = worker.NextAssignment();
-  ASSERT_TRUE(a.ok()) << a.status();
-  ASSERT_TRUE(worker.Complete(a->job().id(), a->fencing_token(), "done"));
-  auto ack = worker.Next();
-  ASSERT_TRUE(ack.has_value());
-  EXPECT_TRUE(ack->has_ack() && ack->ack().accepted()) << ack->DebugString();
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <set>
@@ -142,25 +143,27 @@ TEST(SqliteStoreTest, OneOperationIsOneTransactionWhateverItsSize) {
 // committed because someone asked for it, not because its linger ran out.
 constexpr SqliteStoreOptions kEndlessLinger = {.commit_linger = absl::Hours(1)};
 
+// A WhenDurable callback that expects OK and notifies `done`.
+std::function<void(absl::Status)> NotifyWhenOk(absl::Notification& done) {
+  return [&done](absl::Status s) {
+    EXPECT_TRUE(s.ok()) << s;
+    done.Notify();
+  };
+}
+
 TEST(SqliteStoreTest, ALazyWaiterWaitsForAPromptOne) {
   testing::TempDir dir;
   std::unique_ptr<SqliteStore> store = OpenOrDie(dir.path() + "/db", kEndlessLinger);
   ASSERT_NE(store, nullptr);
   absl::Notification lazy_done, prompt_done;
   store->OnJobCreated(1, MakeNewJob(1));
-  store->WhenDurableLazily(1, [&](absl::Status s) {
-    EXPECT_TRUE(s.ok()) << s;
-    lazy_done.Notify();
-  });
+  store->WhenDurableLazily(1, NotifyWhenOk(lazy_done));
   EXPECT_FALSE(lazy_done.WaitForNotificationWithTimeout(absl::Milliseconds(200)))
       << "a change only a lazy waiter wanted was committed before its linger ran out";
   EXPECT_EQ(store->DurableSeq(), 0u);
   // A change someone waits for is committed at once, with the held one.
   store->OnJobCreated(2, MakeNewJob(2));
-  store->WhenDurable(2, [&](absl::Status s) {
-    EXPECT_TRUE(s.ok()) << s;
-    prompt_done.Notify();
-  });
+  store->WhenDurable(2, NotifyWhenOk(prompt_done));
   ASSERT_TRUE(prompt_done.WaitForNotificationWithTimeout(absl::Seconds(10)));
   ASSERT_TRUE(lazy_done.WaitForNotificationWithTimeout(absl::Seconds(10)));
   EXPECT_EQ(store->stats().commits, 1u);
@@ -173,10 +176,7 @@ TEST(SqliteStoreTest, ExpediteAndFlushEndTheLinger) {
   ASSERT_NE(store, nullptr);
   absl::Notification done;
   store->OnJobCreated(1, MakeNewJob(1));
-  store->WhenDurableLazily(1, [&](absl::Status s) {
-    EXPECT_TRUE(s.ok()) << s;
-    done.Notify();
-  });
+  store->WhenDurableLazily(1, NotifyWhenOk(done));
   store->Expedite(1);
   ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
   // A change nobody waits for lingers too; Flush does not wait for that.
@@ -192,10 +192,7 @@ TEST(SqliteStoreTest, ChangesNobodyHurriesAreCommittedWhenTheLingerEnds) {
   ASSERT_NE(store, nullptr);
   absl::Notification done;
   store->OnJobCreated(1, MakeNewJob(1));
-  store->WhenDurableLazily(1, [&](absl::Status s) {
-    EXPECT_TRUE(s.ok()) << s;
-    done.Notify();
-  });
+  store->WhenDurableLazily(1, NotifyWhenOk(done));
   store->OnJobCreated(2, MakeNewJob(2));  // Nobody waits for this one.
   ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
   EXPECT_TRUE(testing::WaitFor([&] { return store->DurableSeq() == 2; }));
