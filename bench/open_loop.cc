@@ -35,11 +35,7 @@ OpenLoop::OpenLoop(std::vector<v1::JobService::Stub*> stubs, v1::SubmitRequest r
       reaper_([this] { Reap(); }) {}
 
 OpenLoop::~OpenLoop() {
-  {
-    absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(
-        +[](int64_t* outstanding) { return *outstanding == 0; }, &outstanding_));
-  }
+  AwaitQuiet(absl::InfiniteFuture());
   cq_.Shutdown();
   reaper_.join();
 }
@@ -103,6 +99,7 @@ void OpenLoop::OnSubmitted(Call* call, absl::Time now) {
       return;
     }
     const uint64_t id = call->submit_response.results(0).id();
+    call->wait_request.set_id(id);
     results_.ids.push_back(id);
     if (call->record) {
       results_.to_ack.Record(absl::ToInt64Nanoseconds(now - call->sent));
@@ -115,7 +112,6 @@ void OpenLoop::OnSubmitted(Call* call, absl::Time now) {
     }
   }
   call->waiting = true;
-  call->wait_request.set_id(call->submit_response.results(0).id());
   call->wait_context.set_deadline(absl::ToChronoTime(now + absl::Seconds(120)));
   call->wait_job = call->stub->AsyncWaitJob(&call->wait_context, call->wait_request, &cq_);
   call->wait_job->Finish(&call->job, &call->status, call);

@@ -42,7 +42,7 @@ struct OpenLoopResults {
 // two of gRPC's threads per reply.) The load generator shares the machine
 // with the coordinator and workers it measures; the CPU it spends is theirs.
 //
-// Run and Finish from one thread at a time.
+// Run, sent and AwaitQuiet from one thread at a time.
 class OpenLoop {
  public:
   // `stubs` (round robin, one connection each) must outlive this.

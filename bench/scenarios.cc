@@ -7,10 +7,8 @@
 #include <optional>
 #include <thread>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "bench/histogram.h"
 #include "bench/load.h"

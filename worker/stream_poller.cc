@@ -8,7 +8,10 @@ std::shared_ptr<StreamPoller> StreamPoller::Start() {
   return std::shared_ptr<StreamPoller>(new StreamPoller());
 }
 
-StreamPoller::StreamPoller() : thread_([this] { Run(); }) {}
+StreamPoller::StreamPoller() : thread_([this] { Run(); }) {
+  // Named here, not in Run: the name is there once Start() returns.
+  pthread_setname_np(thread_.native_handle(), "conveyor-poll");
+}
 
 StreamPoller::~StreamPoller() {
   cq_.Shutdown();
@@ -16,7 +19,6 @@ StreamPoller::~StreamPoller() {
 }
 
 void StreamPoller::Run() {
-  pthread_setname_np(pthread_self(), "conveyor-poll");
   void* tag = nullptr;
   bool ok = false;
   while (cq_.Next(&tag, &ok)) static_cast<Tag*>(tag)->OnComplete(ok);

@@ -76,7 +76,7 @@ class WorkerStream {
  private:
   // The operations; at most one of each kind in flight.
   enum class Op { kStart, kRead, kWrite, kWritesDone, kFinish, kEnd };
-  static constexpr int kOps = 6;
+  static constexpr int kOps = static_cast<int>(Op::kEnd) + 1;
   class OpTag final : public StreamPoller::Tag {
    public:
     void OnComplete(bool ok) override { stream_->React(op_, ok); }

@@ -330,6 +330,7 @@ void WorkerSession::Send(v1::CoordinatorMessage message, uint64_t seq, bool lazy
     if (closing_ || send_stopped_) return;
     // Only acks that would linger for company anyway may wait for a lazy commit.
     lazy = lazy && max_batch_ > 1 && limits_.ack_linger > absl::ZeroDuration();
+    const bool waiting_lazily = awaiting_ && gated_prompt_ == 0;
     gated_.push_back(Gated{seq, std::move(message), lazy});
     if (!lazy) ++gated_prompt_;
     // One wait at a time, for the oldest change not yet durable: the commit
@@ -338,13 +339,10 @@ void WorkerSession::Send(v1::CoordinatorMessage message, uint64_t seq, bool lazy
     // wait hurries that wait's commit along.
     if (seq > durable_seq_ && !awaiting_) {
       awaiting_ = true;
-      awaiting_lazily_ = lazy;
-      awaited_seq_ = seq;
       await = seq;
       await_lazily = lazy;
-    } else if (awaiting_lazily_ && !lazy) {
-      awaiting_lazily_ = false;
-      expedite = std::max(seq, awaited_seq_);
+    } else if (waiting_lazily && !lazy) {
+      expedite = std::max(seq, gated_.front().seq);  // The front is what the wait is for.
     }
     next = ReleaseLocked();
   }
@@ -372,7 +370,6 @@ void WorkerSession::OnDurable(uint64_t seq, const absl::Status& status) {
   {
     absl::MutexLock lock(&mu_);
     awaiting_ = false;
-    awaiting_lazily_ = false;
     if (closing_ || send_stopped_) return;
     if (!status.ok()) {
       send_stopped_ = true;
@@ -385,10 +382,8 @@ void WorkerSession::OnDurable(uint64_t seq, const absl::Status& status) {
       // What still waits is behind a grant of a later commit.
       if (!gated_.empty()) {
         awaiting_ = true;
-        awaiting_lazily_ = gated_prompt_ == 0;
-        awaited_seq_ = gated_.front().seq;
         await = gated_.front().seq;
-        await_lazily = awaiting_lazily_;
+        await_lazily = gated_prompt_ == 0;
       }
     }
   }

@@ -192,11 +192,12 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   // Messages waiting, in order, for their change or an earlier message's.
   std::deque<Gated> gated_ ABSL_GUARDED_BY(mu_);
   uint64_t durable_seq_ ABSL_GUARDED_BY(mu_) = 0;  // The store said: durable up to here.
-  bool awaiting_ ABSL_GUARDED_BY(mu_) = false;  // A WhenDurable answer is pending.
-  // That wait is lazy and nobody has expedited it.
-  bool awaiting_lazily_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t awaited_seq_ ABSL_GUARDED_BY(mu_) = 0;  // What the pending wait is for.
-  size_t gated_prompt_ ABSL_GUARDED_BY(mu_) = 0;  // Messages in gated_ not lazy.
+  // A WhenDurable answer is pending, for gated_.front()'s change (until the
+  // stream closes, gated_ holds messages only while one is).
+  bool awaiting_ ABSL_GUARDED_BY(mu_) = false;
+  // Messages in gated_ not lazy. While awaiting_, 0 means the wait is lazy
+  // (a prompt message expedites it as it joins).
+  size_t gated_prompt_ ABSL_GUARDED_BY(mu_) = 0;
   // Messages released before Welcome went out.
   std::vector<v1::CoordinatorMessage> held_ ABSL_GUARDED_BY(mu_);
   std::deque<v1::CoordinatorMessage> outbox_ ABSL_GUARDED_BY(mu_);
