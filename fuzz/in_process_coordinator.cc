@@ -44,20 +44,17 @@ InProcessCoordinator::InProcessCoordinator()
                       rpc::WorkerStreamLimits{.max_send_queue = kFuzzMaxSendQueue}),
       admin_service_(&engine_, &store_) {
   grpc::ServerBuilder builder;
-  builder.RegisterService(&job_service_);
-  builder.RegisterService(&worker_service_);
-  builder.RegisterService(&admin_service_);
-  server_ = builder.BuildAndStart();
-  if (server_ == nullptr) Broken("in-process server did not start");
-  channel_ = server_->InProcessChannel(grpc::ChannelArguments());
+  auto server = rpc::ServerLoop::Start(builder, {&job_service_, &worker_service_, &admin_service_});
+  if (!server.ok()) Broken("in-process server did not start");
+  server_ = *std::move(server);
+  channel_ = server_->server()->InProcessChannel(grpc::ChannelArguments());
   jobs_ = v1::JobService::NewStub(channel_);
   admin_ = v1::AdminService::NewStub(channel_);
   workers_ = v1::WorkerService::NewStub(channel_);
 }
 
 InProcessCoordinator::~InProcessCoordinator() {
-  server_->Shutdown(std::chrono::system_clock::now());
-  server_->Wait();
+  server_->Shutdown(absl::Now());
   store_.Close();
 }
 

@@ -13,6 +13,7 @@
 #include "server/rpc/admin_service.h"
 #include "server/rpc/call_limits.h"
 #include "server/rpc/job_service.h"
+#include "server/rpc/server_loop.h"
 #include "server/rpc/worker_service.h"
 #include "server/store/memory_store.h"
 #include "tests/testing/fake_clock.h"
@@ -56,7 +57,7 @@ class InProcessCoordinator {
   rpc::JobService job_service_;
   rpc::WorkerService worker_service_;
   rpc::AdminService admin_service_;
-  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<rpc::ServerLoop> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::JobService::Stub> jobs_;
   std::unique_ptr<v1::AdminService::Stub> admin_;

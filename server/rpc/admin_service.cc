@@ -2,6 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "server/rpc/calls.h"
 #include "server/rpc/durable_reply.h"
 #include "server/rpc/proto_convert.h"
 #include "server/rpc/status_conversion.h"
@@ -17,18 +18,28 @@ std::vector<JobId> ToIds(const google::protobuf::RepeatedField<uint64_t>& ids) {
 
 }  // namespace
 
-grpc::ServerUnaryReactor* AdminService::ListQueues(grpc::CallbackServerContext* context,
-                                                   const v1::ListQueuesRequest* /*request*/,
-                                                   v1::ListQueuesResponse* response) {
+void AdminService::Serve(ServerLoop& loop) {
+  using Async = v1::AdminService::AsyncService;
+  ServeUnary(loop, &async_, &Async::RequestListQueues, this, &AdminService::ListQueues);
+  ServeUnary(loop, &async_, &Async::RequestGetQueue, this, &AdminService::GetQueue);
+  ServeUnary(loop, &async_, &Async::RequestUpdateQueue, this, &AdminService::UpdateQueue);
+  ServeUnary(loop, &async_, &Async::RequestListWorkers, this, &AdminService::ListWorkers);
+  ServeUnary(loop, &async_, &Async::RequestListDeadJobs, this, &AdminService::ListDeadJobs);
+  ServeUnary(loop, &async_, &Async::RequestRedriveJobs, this, &AdminService::RedriveJobs);
+  ServeUnary(loop, &async_, &Async::RequestPurgeDeadJobs, this, &AdminService::PurgeDeadJobs);
+}
+
+UnaryReactor* AdminService::ListQueues(CallContext* context,
+                                       const v1::ListQueuesRequest* /*request*/,
+                                       v1::ListQueuesResponse* response) {
   auto* refused = RefuseUnary(authorizer_, context, "/conveyor.v1.AdminService/ListQueues");
   if (refused != nullptr) return refused;
   for (const QueueStats& q : engine_->ListQueues()) ToProto(q, response->add_queues());
   return FinishNow(context, absl::OkStatus());
 }
 
-grpc::ServerUnaryReactor* AdminService::GetQueue(grpc::CallbackServerContext* context,
-                                                 const v1::GetQueueRequest* request,
-                                                 v1::QueueInfo* response) {
+UnaryReactor* AdminService::GetQueue(CallContext* context, const v1::GetQueueRequest* request,
+                                     v1::QueueInfo* response) {
   auto* refused = RefuseUnary(authorizer_, context, "/conveyor.v1.AdminService/GetQueue");
   if (refused != nullptr) return refused;
   auto q = engine_->GetQueue(request->name());
@@ -36,9 +47,8 @@ grpc::ServerUnaryReactor* AdminService::GetQueue(grpc::CallbackServerContext* co
   return FinishNow(context, q.status());
 }
 
-grpc::ServerUnaryReactor* AdminService::UpdateQueue(grpc::CallbackServerContext* context,
-                                                    const v1::UpdateQueueRequest* request,
-                                                    v1::QueueInfo* response) {
+UnaryReactor* AdminService::UpdateQueue(CallContext* context, const v1::UpdateQueueRequest* request,
+                                        v1::QueueInfo* response) {
   auto* refused = RefuseUnary(authorizer_, context, "/conveyor.v1.AdminService/UpdateQueue");
   if (refused != nullptr) return refused;
   auto update = FromProto(request->settings());
@@ -51,18 +61,18 @@ grpc::ServerUnaryReactor* AdminService::UpdateQueue(grpc::CallbackServerContext*
   return reactor;
 }
 
-grpc::ServerUnaryReactor* AdminService::ListWorkers(grpc::CallbackServerContext* context,
-                                                    const v1::ListWorkersRequest* /*request*/,
-                                                    v1::ListWorkersResponse* response) {
+UnaryReactor* AdminService::ListWorkers(CallContext* context,
+                                        const v1::ListWorkersRequest* /*request*/,
+                                        v1::ListWorkersResponse* response) {
   auto* refused = RefuseUnary(authorizer_, context, "/conveyor.v1.AdminService/ListWorkers");
   if (refused != nullptr) return refused;
   for (const WorkerStats& w : engine_->ListWorkers()) ToProto(w, response->add_workers());
   return FinishNow(context, absl::OkStatus());
 }
 
-grpc::ServerUnaryReactor* AdminService::ListDeadJobs(grpc::CallbackServerContext* context,
-                                                     const v1::ListDeadJobsRequest* request,
-                                                     v1::ListDeadJobsResponse* response) {
+UnaryReactor* AdminService::ListDeadJobs(CallContext* context,
+                                         const v1::ListDeadJobsRequest* request,
+                                         v1::ListDeadJobsResponse* response) {
   auto* refused = RefuseUnary(authorizer_, context, "/conveyor.v1.AdminService/ListDeadJobs");
   if (refused != nullptr) return refused;
   if (request->page_size() < 0 || request->page_size() > 1000) {
@@ -81,9 +91,8 @@ grpc::ServerUnaryReactor* AdminService::ListDeadJobs(grpc::CallbackServerContext
   return FinishNow(context, absl::OkStatus());
 }
 
-grpc::ServerUnaryReactor* AdminService::RedriveJobs(grpc::CallbackServerContext* context,
-                                                    const v1::RedriveJobsRequest* request,
-                                                    v1::RedriveJobsResponse* response) {
+UnaryReactor* AdminService::RedriveJobs(CallContext* context, const v1::RedriveJobsRequest* request,
+                                        v1::RedriveJobsResponse* response) {
   auto* refused = RefuseUnary(authorizer_, context, "/conveyor.v1.AdminService/RedriveJobs");
   if (refused != nullptr) return refused;
   auto redriven = engine_->Redrive(request->queue(), ToIds(request->job_ids()));
@@ -94,9 +103,9 @@ grpc::ServerUnaryReactor* AdminService::RedriveJobs(grpc::CallbackServerContext*
   return reactor;
 }
 
-grpc::ServerUnaryReactor* AdminService::PurgeDeadJobs(grpc::CallbackServerContext* context,
-                                                      const v1::PurgeDeadJobsRequest* request,
-                                                      v1::PurgeDeadJobsResponse* response) {
+UnaryReactor* AdminService::PurgeDeadJobs(CallContext* context,
+                                          const v1::PurgeDeadJobsRequest* request,
+                                          v1::PurgeDeadJobsResponse* response) {
   auto* refused = RefuseUnary(authorizer_, context, "/conveyor.v1.AdminService/PurgeDeadJobs");
   if (refused != nullptr) return refused;
   auto purged = engine_->PurgeDead(request->queue(), ToIds(request->job_ids()));

@@ -13,7 +13,7 @@ namespace {
 
 constexpr absl::string_view kBearer = "bearer ";
 
-absl::Status Refused(const grpc::CallbackServerContext& context, absl::string_view method,
+absl::Status Refused(const grpc::ServerContextBase& context, absl::string_view method,
                      absl::Status status) {
   SPDLOG_DEBUG("call refused method={} peer={} code={}", std::string(method), context.peer(),
                absl::StatusCodeToString(status.code()));
@@ -48,7 +48,7 @@ absl::StatusOr<size_t> Authorizer::Reload() {
   return count;
 }
 
-absl::Status Authorizer::Check(const grpc::CallbackServerContext& context,
+absl::Status Authorizer::Check(const grpc::ServerContextBase& context,
                                absl::string_view method) const {
   const std::optional<Role> required = RequiredRole(method);
   if (!required) {
@@ -60,10 +60,11 @@ absl::Status Authorizer::Check(const grpc::CallbackServerContext& context,
   const auto& metadata = context.client_metadata();
   auto header = metadata.find("authorization");
   if (header == metadata.end()) {
-    return Refused(context, method,
-                   absl::UnauthenticatedError(
-                       "this coordinator needs an access token: send metadata "
-                       "\"authorization: Bearer <token>\" (conveyor --token, CONVEYOR_TOKEN)"));
+    return Refused(
+        context, method,
+        absl::UnauthenticatedError("this coordinator needs an access token: send metadata "
+                                   "\"authorization: Bearer <token>\" (conveyor --token, "
+                                   "CONVEYOR_TOKEN)"));
   }
   const absl::string_view value(header->second.data(), header->second.size());
   if (value.size() <= kBearer.size() ||
@@ -89,9 +90,8 @@ absl::Status Authorizer::Check(const grpc::CallbackServerContext& context,
   return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* RefuseUnary(const Authorizer* authorizer,
-                                      grpc::CallbackServerContext* context,
-                                      absl::string_view method) {
+UnaryReactor* RefuseUnary(const Authorizer* authorizer, CallContext* context,
+                          absl::string_view method) {
   grpc::Status status = CheckCall(authorizer, *context, method);
   if (status.ok()) return nullptr;
   auto* reactor = context->DefaultReactor();
@@ -99,7 +99,7 @@ grpc::ServerUnaryReactor* RefuseUnary(const Authorizer* authorizer,
   return reactor;
 }
 
-grpc::Status CheckCall(const Authorizer* authorizer, const grpc::CallbackServerContext& context,
+grpc::Status CheckCall(const Authorizer* authorizer, const grpc::ServerContextBase& context,
                        absl::string_view method) {
   if (authorizer == nullptr) return grpc::Status::OK;
   return ToGrpcStatus(authorizer->Check(context, method));

@@ -2,7 +2,6 @@
 #define CONVEYOR_SERVER_RPC_AUTHORIZER_H_
 
 #include <grpcpp/server_context.h>
-#include <grpcpp/support/server_callback.h>
 
 #include <memory>
 #include <string>
@@ -12,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "server/rpc/reactors.h"
 #include "server/rpc/token_table.h"
 
 namespace conveyor::rpc {
@@ -32,7 +32,7 @@ class Authorizer {
   // PERMISSION_DENIED (the token's role may not call `method`), or INTERNAL
   // for a method missing from the access table (refused even without
   // tokens). `method` is the full name, "/conveyor.v1.JobService/Submit".
-  absl::Status Check(const grpc::CallbackServerContext& context, absl::string_view method) const
+  absl::Status Check(const grpc::ServerContextBase& context, absl::string_view method) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Reads the tokens file again and, if it parses, uses it for later calls
@@ -54,9 +54,8 @@ class Authorizer {
 // Checks a unary call with `authorizer` (nullptr: allow). Returns the
 // call's default reactor, finished with the refusal, or nullptr when the
 // call may go on.
-grpc::ServerUnaryReactor* RefuseUnary(const Authorizer* authorizer,
-                                      grpc::CallbackServerContext* context,
-                                      absl::string_view method);
+UnaryReactor* RefuseUnary(const Authorizer* authorizer, CallContext* context,
+                          absl::string_view method);
 
 // What a handler of a streaming method returns for a refused call: a
 // reactor that finishes at once with `status` and deletes itself.
@@ -68,7 +67,7 @@ class RefusedStream final : public Reactor {
 };
 
 // The refusal status of a streaming call (OK: go on), for RefusedStream.
-grpc::Status CheckCall(const Authorizer* authorizer, const grpc::CallbackServerContext& context,
+grpc::Status CheckCall(const Authorizer* authorizer, const grpc::ServerContextBase& context,
                        absl::string_view method);
 
 }  // namespace conveyor::rpc

@@ -1,17 +1,16 @@
 #include "server/rpc/coordinator.h"
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
-#include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
 #include <random>
+#include <set>
+#include <string>
 
 #include "absl/strings/str_cat.h"
-#include "grpc/health/v1/health.pb.h"
 #include "absl/time/clock.h"
 #include "server/engine/clock.h"
 #include "server/engine/ticker.h"
@@ -20,7 +19,9 @@
 #include "server/metrics/summary_logger.h"
 #include "server/rpc/admin_service.h"
 #include "server/rpc/authorizer.h"
+#include "server/rpc/health_service.h"
 #include "server/rpc/job_service.h"
+#include "server/rpc/server_loop.h"
 #include "server/rpc/worker_service.h"
 #include "server/store/memory_store.h"
 #include "server/store/sqlite_store.h"
@@ -39,7 +40,8 @@ struct Coordinator::Parts {
   std::unique_ptr<JobService> job_service;
   std::unique_ptr<WorkerService> worker_service;
   std::unique_ptr<AdminService> admin_service;
-  std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<HealthService> health;
+  std::unique_ptr<ServerLoop> server;
   std::unique_ptr<metrics::EngineCollector> collector;
   std::unique_ptr<metrics::OpsServer> ops;
   std::unique_ptr<metrics::SummaryLogger> summary;
@@ -109,23 +111,22 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(CoordinatorOptio
   parts->admin_service =
       std::make_unique<AdminService>(parts->engine.get(), parts->store.get(), authorizer);
 
-  // gRPC's built-in health service carries no descriptor; ours (linked by
-  // this reference) lets reflection describe it.
-  (void)grpc::health::v1::HealthCheckRequest::descriptor();
-  grpc::EnableDefaultHealthCheckService(true);
+  parts->health = std::make_unique<HealthService>(std::set<std::string>{
+      "conveyor.v1.JobService", "conveyor.v1.WorkerService", "conveyor.v1.AdminService"});
+
+  // Reflection is gRPC's own service, on gRPC's threads (which do not poll:
+  // see ServerLoop).
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, *credentials, &parts->port);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
-  builder.RegisterService(parts->job_service.get());
-  builder.RegisterService(parts->worker_service.get());
-  builder.RegisterService(parts->admin_service.get());
-  parts->server = builder.BuildAndStart();
-  if (parts->server == nullptr || parts->port == 0) {
+  auto server = ServerLoop::Start(builder, {parts->job_service.get(), parts->worker_service.get(),
+                                            parts->admin_service.get(), parts->health.get()});
+  if (!server.ok() || parts->port == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen, " (in use, or not a host:port?)"));
   }
-  parts->server->GetHealthCheckService()->SetServingStatus(true);
+  parts->server = *std::move(server);
   const bool tls = !options.tls.cert.empty();
   spdlog::info("security tls={} client_certificates={} tokens={}", tls,
                !options.tls.client_ca.empty(),
@@ -177,7 +178,7 @@ absl::StatusOr<size_t> Coordinator::ReloadTokens() { return parts_->authorizer->
 void Coordinator::Shutdown(absl::Duration grace) {
   if (parts_->shut_down) return;
   parts_->shut_down = true;
-  parts_->server->GetHealthCheckService()->SetServingStatus(false);
+  parts_->health->SetServing(false);
   parts_->engine->BeginDrain(grace);
   const absl::Time deadline = absl::Now() + grace;
   spdlog::info("draining running={} grace={}", parts_->engine->RunningCount(),
@@ -187,7 +188,7 @@ void Coordinator::Shutdown(absl::Duration grace) {
     absl::SleepFor(absl::Milliseconds(20));
   }
   // Give results that just arrived a moment to be acknowledged, then stop.
-  parts_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+  parts_->server->Shutdown(absl::Now() + absl::Milliseconds(500));
   parts_->ticker.reset();
   parts_->summary.reset();
   absl::Status flushed = parts_->store->Flush();

@@ -10,14 +10,13 @@ absl::Status StoreFailed(const absl::Status& cause) {
       absl::StrCat("the coordinator could not persist the change: ", cause.message()));
 }
 
-grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
-                                    const absl::Status& status) {
+UnaryReactor* FinishNow(CallContext* context, const absl::Status& status) {
   auto* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
 
-void FinishWhenDurable(Store* store, uint64_t seq, grpc::ServerUnaryReactor* reactor,
+void FinishWhenDurable(Store* store, uint64_t seq, UnaryReactor* reactor,
                        std::function<void()> fill) {
   store->WhenDurable(seq, [reactor, fill = std::move(fill)](absl::Status s) {
     if (!s.ok()) {

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/rpc/calls.h"
 #include "server/rpc/durable_reply.h"
 #include "server/rpc/proto_convert.h"
 #include "server/rpc/status_conversion.h"
@@ -23,7 +24,7 @@ constexpr size_t kMaxQueuedUpdates = 1000;
 constexpr char kDeadlineExceeded[] = "deadline exceeded";
 
 // The caller's gRPC deadline, or nullopt when it has none.
-std::optional<absl::Time> CallDeadline(const grpc::CallbackServerContext* context) {
+std::optional<absl::Time> CallDeadline(const CallContext* context) {
   const auto deadline = context->deadline();
   if (deadline >= std::chrono::system_clock::time_point::max() - std::chrono::hours(24 * 365)) {
     return std::nullopt;
@@ -33,19 +34,18 @@ std::optional<absl::Time> CallDeadline(const grpc::CallbackServerContext* contex
 
 // Waits for a job to end, for WaitJob and RunJob. An engine watcher: no
 // thread waits. Lives until OnDone (and while the engine holds it).
-class JobWaitReactor : public grpc::ServerUnaryReactor,
+class JobWaitReactor : public UnaryReactor,
                        public JobWatcher,
                        public std::enable_shared_from_this<JobWaitReactor> {
  public:
   JobWaitReactor(Engine* engine, Store* store, JobId id, v1::Job* response, bool run_job,
-                 grpc::CallbackServerContext* context)
+                 CallContext* context)
       : engine_(engine), store_(store), id_(id), response_(response), run_job_(run_job),
         context_(context) {}
 
   // Starts watching; returns the reactor for gRPC. It holds `ticket` until
   // done.
-  static grpc::ServerUnaryReactor* Start(std::shared_ptr<JobWaitReactor> reactor,
-                                         CallTicket ticket) {
+  static UnaryReactor* Start(std::shared_ptr<JobWaitReactor> reactor, CallTicket ticket) {
     reactor->self_ = reactor;
     reactor->ticket_ = std::move(ticket);
     auto handle = reactor->engine_->Watch(reactor->id_, reactor);
@@ -106,7 +106,7 @@ class JobWaitReactor : public grpc::ServerUnaryReactor,
   const JobId id_;
   v1::Job* const response_;
   const bool run_job_;
-  grpc::CallbackServerContext* const context_;
+  CallContext* const context_;
   std::atomic<bool> finished_{false};
   std::atomic<uint64_t> handle_{0};
   CallTicket ticket_;  // Touched only by Start and OnDone.
@@ -115,7 +115,7 @@ class JobWaitReactor : public grpc::ServerUnaryReactor,
 
 // Streams a job's changes. One write in flight; updates wait in a bounded
 // queue (the oldest non-final ones are dropped for a reader that lags).
-class JobWatchReactor : public grpc::ServerWriteReactor<v1::JobUpdate>,
+class JobWatchReactor : public WriteReactor<v1::JobUpdate>,
                         public JobWatcher,
                         public std::enable_shared_from_this<JobWatchReactor> {
  public:
@@ -123,8 +123,8 @@ class JobWatchReactor : public grpc::ServerWriteReactor<v1::JobUpdate>,
 
   // Starts watching when `ticket` admitted the call, else ends it with the
   // refusal; returns the reactor for gRPC.
-  static grpc::ServerWriteReactor<v1::JobUpdate>* Start(std::shared_ptr<JobWatchReactor> r,
-                                                        absl::StatusOr<CallTicket> ticket) {
+  static WriteReactor<v1::JobUpdate>* Start(std::shared_ptr<JobWatchReactor> r,
+                                            absl::StatusOr<CallTicket> ticket) {
     r->self_ = r;
     if (!ticket.ok()) {
       r->Close(ToGrpcStatus(ticket.status()));
@@ -220,9 +220,19 @@ class JobWatchReactor : public grpc::ServerWriteReactor<v1::JobUpdate>,
 
 }  // namespace
 
-grpc::ServerUnaryReactor* JobService::Submit(grpc::CallbackServerContext* context,
-                                             const v1::SubmitRequest* request,
-                                             v1::SubmitResponse* response) {
+void JobService::Serve(ServerLoop& loop) {
+  using Async = v1::JobService::AsyncService;
+  ServeUnary(loop, &async_, &Async::RequestSubmit, this, &JobService::Submit);
+  ServeUnary(loop, &async_, &Async::RequestGetJob, this, &JobService::GetJob);
+  ServeUnary(loop, &async_, &Async::RequestListJobs, this, &JobService::ListJobs);
+  ServeUnary(loop, &async_, &Async::RequestCancelJob, this, &JobService::CancelJob);
+  ServeUnary(loop, &async_, &Async::RequestWaitJob, this, &JobService::WaitJob);
+  ServeServerStream(loop, &async_, &Async::RequestWatchJob, this, &JobService::WatchJob);
+  ServeUnary(loop, &async_, &Async::RequestRunJob, this, &JobService::RunJob);
+}
+
+UnaryReactor* JobService::Submit(CallContext* context, const v1::SubmitRequest* request,
+                                 v1::SubmitResponse* response) {
   auto* refused = RefuseUnary(authorizer_, context, "/conveyor.v1.JobService/Submit");
   if (refused != nullptr) return refused;
   std::vector<JobSpec> specs;
@@ -246,9 +256,8 @@ grpc::ServerUnaryReactor* JobService::Submit(grpc::CallbackServerContext* contex
   return reactor;
 }
 
-grpc::ServerUnaryReactor* JobService::GetJob(grpc::CallbackServerContext* context,
-                                             const v1::GetJobRequest* request,
-                                             v1::Job* response) {
+UnaryReactor* JobService::GetJob(CallContext* context, const v1::GetJobRequest* request,
+                                 v1::Job* response) {
   auto* refused = RefuseUnary(authorizer_, context, "/conveyor.v1.JobService/GetJob");
   if (refused != nullptr) return refused;
   auto job = engine_->GetJob(JobId{request->id()});
@@ -257,9 +266,8 @@ grpc::ServerUnaryReactor* JobService::GetJob(grpc::CallbackServerContext* contex
   return FinishNow(context, absl::OkStatus());
 }
 
-grpc::ServerUnaryReactor* JobService::ListJobs(grpc::CallbackServerContext* context,
-                                               const v1::ListJobsRequest* request,
-                                               v1::ListJobsResponse* response) {
+UnaryReactor* JobService::ListJobs(CallContext* context, const v1::ListJobsRequest* request,
+                                   v1::ListJobsResponse* response) {
   auto* refused = RefuseUnary(authorizer_, context, "/conveyor.v1.JobService/ListJobs");
   if (refused != nullptr) return refused;
   JobFilter filter;
@@ -290,9 +298,8 @@ grpc::ServerUnaryReactor* JobService::ListJobs(grpc::CallbackServerContext* cont
   return FinishNow(context, absl::OkStatus());
 }
 
-grpc::ServerUnaryReactor* JobService::CancelJob(grpc::CallbackServerContext* context,
-                                                const v1::CancelJobRequest* request,
-                                                v1::Job* response) {
+UnaryReactor* JobService::CancelJob(CallContext* context, const v1::CancelJobRequest* request,
+                                    v1::Job* response) {
   auto* refused = RefuseUnary(authorizer_, context, "/conveyor.v1.JobService/CancelJob");
   if (refused != nullptr) return refused;
   auto cancelled = engine_->Cancel(JobId{request->id()}, request->reason());
@@ -303,9 +310,8 @@ grpc::ServerUnaryReactor* JobService::CancelJob(grpc::CallbackServerContext* con
   return reactor;
 }
 
-grpc::ServerUnaryReactor* JobService::WaitJob(grpc::CallbackServerContext* context,
-                                              const v1::WaitJobRequest* request,
-                                              v1::Job* response) {
+UnaryReactor* JobService::WaitJob(CallContext* context, const v1::WaitJobRequest* request,
+                                  v1::Job* response) {
   auto* refused = RefuseUnary(authorizer_, context, "/conveyor.v1.JobService/WaitJob");
   if (refused != nullptr) return refused;
   auto ticket = limits_->Admit(context->peer(), /*wait=*/true);
@@ -316,17 +322,16 @@ grpc::ServerUnaryReactor* JobService::WaitJob(grpc::CallbackServerContext* conte
       *std::move(ticket));
 }
 
-grpc::ServerWriteReactor<v1::JobUpdate>* JobService::WatchJob(
-    grpc::CallbackServerContext* context, const v1::WatchJobRequest* request) {
+WriteReactor<v1::JobUpdate>* JobService::WatchJob(CallContext* context,
+                                                  const v1::WatchJobRequest* request) {
   grpc::Status refused = CheckCall(authorizer_, *context, "/conveyor.v1.JobService/WatchJob");
-  if (!refused.ok()) return new RefusedStream<grpc::ServerWriteReactor<v1::JobUpdate>>(refused);
+  if (!refused.ok()) return new RefusedStream<WriteReactor<v1::JobUpdate>>(refused);
   return JobWatchReactor::Start(std::make_shared<JobWatchReactor>(engine_, JobId{request->id()}),
                                 limits_->Admit(context->peer(), /*wait=*/true));
 }
 
-grpc::ServerUnaryReactor* JobService::RunJob(grpc::CallbackServerContext* context,
-                                             const v1::RunJobRequest* request,
-                                             v1::Job* response) {
+UnaryReactor* JobService::RunJob(CallContext* context, const v1::RunJobRequest* request,
+                                 v1::Job* response) {
   auto* refused = RefuseUnary(authorizer_, context, "/conveyor.v1.JobService/RunJob");
   if (refused != nullptr) return refused;
   auto spec = FromProto(request->job(), "job");

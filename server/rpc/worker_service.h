@@ -6,6 +6,8 @@
 #include "server/engine/engine.h"
 #include "server/rpc/authorizer.h"
 #include "server/rpc/call_limits.h"
+#include "server/rpc/reactors.h"
+#include "server/rpc/server_loop.h"
 #include "server/rpc/worker_session.h"
 #include "server/store/store.h"
 
@@ -17,7 +19,7 @@ namespace conveyor::rpc {
 // ends at once with RESOURCE_EXHAUSTED; one whose worker lets more than
 // `stream_limits.max_send_queue` messages wait unread is ended too (see
 // WorkerSession). Thread-safe; the pointers must outlive it.
-class WorkerService final : public v1::WorkerService::CallbackService {
+class WorkerService final : public LoopService {
  public:
   WorkerService(Engine* engine, Store* store, const Clock* clock, CallLimits* limits,
                 WorkerStreamLimits stream_limits, const Authorizer* authorizer = nullptr)
@@ -28,10 +30,14 @@ class WorkerService final : public v1::WorkerService::CallbackService {
         limits_(limits),
         stream_limits_(stream_limits) {}
 
-  grpc::ServerBidiReactor<v1::WorkerMessage, v1::CoordinatorMessage>* Connect(
-      grpc::CallbackServerContext* context) override;
+  grpc::Service* grpc_service() override { return &async_; }
+  void Serve(ServerLoop& loop) override;
+
+  BidiReactor<v1::WorkerMessage, v1::CoordinatorMessage>* Connect(CallContext* context);
 
  private:
+  v1::WorkerService::AsyncService async_;
+  ServerLoop* loop_ = nullptr;  // Set by Serve.
   Engine* const engine_;
   Store* const store_;
   const Clock* const clock_;

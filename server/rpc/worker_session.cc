@@ -47,12 +47,12 @@ size_t ApproxBytes(const v1::CoordinatorMessage& m) {
 
 }  // namespace
 
-WorkerSession::WorkerSession(Engine* engine, Store* store, const Clock* clock,
-                             grpc::CallbackServerContext* context, CallTicket ticket,
-                             WorkerStreamLimits limits)
+WorkerSession::WorkerSession(Engine* engine, Store* store, const Clock* clock, ServerLoop* loop,
+                             CallContext* context, CallTicket ticket, WorkerStreamLimits limits)
     : engine_(engine),
       store_(store),
       clock_(clock),
+      loop_(loop),
       context_(context),
       peer_(context->peer()),
       limits_(limits),
@@ -437,10 +437,10 @@ bool WorkerSession::ShouldLingerLocked() const {
 }
 
 void WorkerSession::ArmLinger() {
-  // One alarm per linger, deleted by its own callback (gRPC keeps the alarm's
-  // state alive until the callback returns); it holds the session alive.
-  auto* alarm = new grpc::Alarm;
-  alarm->Set(absl::ToChronoTime(absl::Now() + limits_.ack_linger),
+  // One alarm per linger, deleted by its own callback; it holds the session
+  // alive.
+  auto* alarm = new LoopAlarm;
+  alarm->Set(*loop_, absl::Now() + limits_.ack_linger,
              [self = shared_from_this(), alarm](bool) mutable {
                delete alarm;
                // Dropped before returning: the last reference may go here.
@@ -484,7 +484,7 @@ void WorkerSession::Act(Next next) {
 }
 
 void WorkerSession::CloseSoon(grpc::Status status) {
-  close_alarm_.Set(gpr_now(GPR_CLOCK_MONOTONIC),
+  close_alarm_.Set(*loop_, absl::Now(),
                    [self = shared_from_this(), status = std::move(status)](bool) mutable {
                      // Dropped before returning: the last reference may go here.
                      auto session = std::move(self);
@@ -546,7 +546,7 @@ void WorkerSession::Close(grpc::Status status) {
     FinishNow();
     return;
   }
-  unread_alarm_.Set(absl::ToChronoTime(absl::Now() + limits_.unread_grace),
+  unread_alarm_.Set(*loop_, absl::Now() + limits_.unread_grace,
                     [self = shared_from_this()](bool fired) mutable {
                       // Dropped before returning: the last reference may go here.
                       auto session = std::move(self);

@@ -6,8 +6,6 @@
 #include <string>
 #include <vector>
 
-#include <grpcpp/alarm.h>
-
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
@@ -16,6 +14,8 @@
 #include "server/engine/clock.h"
 #include "server/engine/engine.h"
 #include "server/rpc/call_limits.h"
+#include "server/rpc/reactors.h"
+#include "server/rpc/server_loop.h"
 #include "server/store/store.h"
 
 namespace conveyor::rpc {
@@ -69,15 +69,15 @@ struct WorkerStreamLimits {
 //
 // Owned by itself from Start until gRPC's OnDone (and by the engine while it
 // holds the channel). Thread-safe.
-class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::CoordinatorMessage>,
+class WorkerSession : public BidiReactor<v1::WorkerMessage, v1::CoordinatorMessage>,
                       public WorkerChannel,
                       public std::enable_shared_from_this<WorkerSession> {
  public:
   // `ticket`: the stream's place among its peer's (released in OnDone).
-  // `context`: the call's, valid until OnDone.
-  WorkerSession(Engine* engine, Store* store, const Clock* clock,
-                grpc::CallbackServerContext* context, CallTicket ticket,
-                WorkerStreamLimits limits);
+  // `context`: the call's, valid until OnDone. `loop`: the one the call
+  // runs on (for alarms).
+  WorkerSession(Engine* engine, Store* store, const Clock* clock, ServerLoop* loop,
+                CallContext* context, CallTicket ticket, WorkerStreamLimits limits);
   // Starts reading; returns the reactor for gRPC.
   static WorkerSession* Start(std::shared_ptr<WorkerSession> session);
 
@@ -168,12 +168,13 @@ class WorkerSession : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::Coor
   Engine* const engine_;
   Store* const store_;
   const Clock* const clock_;
-  grpc::CallbackServerContext* const context_;
+  ServerLoop* const loop_;
+  CallContext* const context_;
   const std::string peer_;
   const WorkerStreamLimits limits_;
   CallTicket ticket_;  // Touched only by the constructor and OnDone.
-  grpc::Alarm close_alarm_;  // Set once, by CloseSoon.
-  grpc::Alarm unread_alarm_;  // Set at most once, by Close; cancelled in OnDone.
+  LoopAlarm close_alarm_;   // Set once, by CloseSoon.
+  LoopAlarm unread_alarm_;  // Set at most once, by Close; cancelled in OnDone.
   std::shared_ptr<WorkerSession> self_;
   v1::WorkerMessage incoming_;  // The read in flight; touched only by reactions.
 

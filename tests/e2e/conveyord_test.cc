@@ -7,6 +7,9 @@
 #include <sys/wait.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -22,6 +25,46 @@ namespace {
 std::unique_ptr<v1::JobService::Stub> JobStub(const Coordinator& c) {
   return v1::JobService::NewStub(
       grpc::CreateChannel(c.address(), grpc::InsecureChannelCredentials()));
+}
+
+// Every call runs on the one "conveyor-rpc" thread, which polls as well:
+// gRPC's callback threads ("nexting_thread"), which would hand each event
+// between two threads, never start, and reflection's threads never poll.
+TEST(ConveyordTest, OneThreadServesEveryCall) {
+  TempDir dir;
+  auto c = StartCoordinator(CONVEYORD_PATH, dir.path());
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto worker = TestWorker::Connect(c->address(), "q");
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  auto stub = JobStub(*c);
+  for (int i = 0; i < 20; ++i) {
+    v1::SubmitRequest req;
+    v1::JobSpec* spec = req.add_jobs();
+    spec->set_queue("q");
+    spec->set_type("echo");
+    v1::SubmitResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->Submit(&ctx, req, &resp).ok());
+    auto assignment = (*worker)->NextAssignment();
+    ASSERT_TRUE(assignment.ok()) << assignment.status();
+    ASSERT_TRUE((*worker)->CompleteAcked(*assignment, "done").ok());
+    v1::WaitJobRequest wait;
+    wait.set_id(resp.results(0).id());
+    v1::Job job;
+    grpc::ClientContext wait_ctx;
+    wait_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    ASSERT_TRUE(stub->WaitJob(&wait_ctx, wait, &job).ok());
+  }
+  std::map<std::string, int> threads;
+  const std::string tasks = "/proc/" + std::to_string(c->process->pid()) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    ++threads[name];
+  }
+  EXPECT_EQ(threads["conveyor-rpc"], 1);
+  EXPECT_EQ(threads.count("nexting_thread"), 0u);
 }
 
 TEST(ConveyordTest, AcknowledgedSubmitsSurviveKillNine) {

@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "conveyor/v1/admin_service.grpc.pb.h"
 #include "conveyor/v1/job_service.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "server/rpc/coordinator.h"
 #include "tests/testing/test_worker.h"
 #include "tests/testing/process_harness.h"
@@ -423,6 +424,35 @@ TEST_F(CoordinatorTest, HealthServes) {
   std::string bytes;
   for (auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
   EXPECT_EQ(bytes, std::string("\x08\x01", 2));  // status: SERVING
+}
+
+TEST_F(CoordinatorTest, HealthKnowsEachServiceAndWatchersHearTheServerStop) {
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  for (const std::string service : {"", "conveyor.v1.WorkerService"}) {
+    grpc::health::v1::HealthCheckRequest req;
+    req.set_service(service);
+    grpc::health::v1::HealthCheckResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(health->Check(&ctx, req, &resp).ok()) << service;
+    EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING) << service;
+  }
+  grpc::health::v1::HealthCheckRequest unknown;
+  unknown.set_service("no.such.Service");
+  grpc::health::v1::HealthCheckResponse resp;
+  grpc::ClientContext check_ctx;
+  EXPECT_EQ(health->Check(&check_ctx, unknown, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  grpc::ClientContext watch_ctx;
+  watch_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto watch = health->Watch(&watch_ctx, grpc::health::v1::HealthCheckRequest());
+  ASSERT_TRUE(watch->Read(&resp));
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  std::thread stop([this] { coordinator_->Shutdown(absl::ZeroDuration()); });
+  ASSERT_TRUE(watch->Read(&resp));
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  EXPECT_FALSE(watch->Read(&resp));  // The server ended the stream as it stopped.
+  EXPECT_FALSE(watch->Finish().ok());
+  stop.join();
 }
 
 TEST_F(CoordinatorTest, WatchJobStreamsStatesUntilTheEnd) {

@@ -14,6 +14,7 @@
 #include "server/engine/clock.h"
 #include "server/engine/engine.h"
 #include "server/rpc/call_limits.h"
+#include "server/rpc/server_loop.h"
 #include "server/rpc/worker_service.h"
 #include "server/store/sqlite_store.h"
 #include "tests/testing/test_worker.h"
@@ -37,8 +38,9 @@ class GrantDurabilityTest : public ::testing::Test {
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
+    auto server = rpc::ServerLoop::Start(builder, {service_.get()});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
     ASSERT_NE(port, 0);
     channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
                                    grpc::InsecureChannelCredentials());
@@ -49,7 +51,7 @@ class GrantDurabilityTest : public ::testing::Test {
 
   void TearDown() override {
     if (!resume_.HasBeenNotified()) resume_.Notify();
-    if (server_ != nullptr) server_->Shutdown();
+    if (server_ != nullptr) server_->Shutdown(absl::Now());
     if (store_ != nullptr) store_->Close();
   }
 
@@ -85,7 +87,7 @@ class GrantDurabilityTest : public ::testing::Test {
   std::unique_ptr<SqliteStore> store_;
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<rpc::WorkerService> service_;
-  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<rpc::ServerLoop> server_;
   std::shared_ptr<grpc::Channel> channel_;
   absl::Notification stalled_;
   absl::Notification resume_;
