@@ -34,48 +34,19 @@ class CallTag final : public LoopTag {
   Call* const call_;
 };
 
-template <class Request, class Response>
-class UnaryCall final : public UnaryOps {
- public:
-  struct Method {
-    ServerLoop* loop;
-    std::function<void(grpc::ServerContext*, Request*, grpc::ServerAsyncResponseWriter<Response>*,
-                       grpc::ServerCompletionQueue*, void*)>
-        request;
-    std::function<UnaryReactor*(CallContext*, const Request*, Response*)> handle;
-  };
-
-  // Awaits the next call of `method`, unless the loop is shutting down.
-  static void Await(std::shared_ptr<const Method> method) {
-    if (method->loop->BeginCall()) new UnaryCall(std::move(method));
-  }
-
-  // From any thread.
-  void Finish(grpc::Status status) override {
-    if (status.ok()) {
-      responder_.Finish(response_, status, &finished_);
-    } else {
-      responder_.FinishWithError(status, &finished_);
-    }
-  }
-
- private:
-  explicit UnaryCall(std::shared_ptr<const Method> method) : method_(std::move(method)) {
-    context_.default_reactor_ = &default_reactor_;
+// What every call shares: its context, its reactor, and its end. OnCancel
+// when gRPC reports the call done and cancelled; OnDone, and the call
+// deleted, once it finished, gRPC reported it done, and InFlight() is 0.
+template <class Method, class Reactor>
+class LoopCall {
+ protected:
+  explicit LoopCall(std::shared_ptr<const Method> method) : method_(std::move(method)) {
     context_.AsyncNotifyWhenDone(static_cast<LoopTag*>(&done_));
-    method_->request(&context_, &request_, &responder_, method_->loop->cq(),
-                     static_cast<LoopTag*>(&started_));
   }
+  virtual ~LoopCall() = default;
+  // Reads and writes started and not yet reacted to.
+  virtual int InFlight() const { return 0; }
 
-  void OnStarted(bool ok) {
-    if (!ok) {  // The server is shutting down: this call never started.
-      End();
-      return;
-    }
-    Await(method_);
-    reactor_ = method_->handle(&context_, &request_, &response_);
-    reactor_->Bind(this);
-  }
   void OnFinished(bool /*ok*/) {
     finish_done_ = true;
     MaybeEnd();
@@ -85,8 +56,10 @@ class UnaryCall final : public UnaryOps {
     if (context_.IsCancelled()) reactor_->OnCancel();
     MaybeEnd();
   }
+  // Also after each reaction: a reaction may start a read (none starts after
+  // Finish otherwise), which InFlight() then counts already.
   void MaybeEnd() {
-    if (!finish_done_ || !done_seen_) return;
+    if (!finish_done_ || !done_seen_ || InFlight() != 0) return;
     reactor_->OnDone();
     End();
   }
@@ -98,32 +71,87 @@ class UnaryCall final : public UnaryOps {
 
   const std::shared_ptr<const Method> method_;
   CallContext context_;
-  Request request_;
-  Response response_;
-  grpc::ServerAsyncResponseWriter<Response> responder_{&context_};
-  UnaryReactor default_reactor_;
-  UnaryReactor* reactor_ = nullptr;
+  Reactor* reactor_ = nullptr;
   // Touched only on the loop's thread.
   bool finish_done_ = false;
   bool done_seen_ = false;
-  CallTag<UnaryCall, &UnaryCall::OnStarted> started_{this};
-  CallTag<UnaryCall, &UnaryCall::OnFinished> finished_{this};
-  CallTag<UnaryCall, &UnaryCall::OnDone> done_{this};
+  CallTag<LoopCall, &LoopCall::OnFinished> finished_{this};
+  CallTag<LoopCall, &LoopCall::OnDone> done_{this};
 };
 
-// A streaming call. Stream is grpc::ServerAsyncWriter<Response> (First: the
-// call's one request; Request: NoReads) or grpc::ServerAsyncReaderWriter
-// (First: NoReads).
-template <class Stream, class First, class Request, class Response>
-class StreamCall final : public StreamOps<Request, Response> {
- public:
-  struct Method {
-    ServerLoop* loop;
-    std::function<void(grpc::ServerContext*, First*, Stream*, grpc::ServerCompletionQueue*, void*)>
-        request;
-    std::function<StreamReactor<Request, Response>*(CallContext*, const First*)> handle;
-  };
+template <class Request, class Response>
+struct UnaryMethod {
+  ServerLoop* loop;
+  std::function<void(grpc::ServerContext*, Request*, grpc::ServerAsyncResponseWriter<Response>*,
+                     grpc::ServerCompletionQueue*, void*)>
+      request;
+  std::function<UnaryReactor*(CallContext*, const Request*, Response*)> handle;
+};
 
+template <class Request, class Response>
+class UnaryCall final : public UnaryOps,
+                        private LoopCall<UnaryMethod<Request, Response>, UnaryReactor> {
+  using Method = UnaryMethod<Request, Response>;
+
+ public:
+  // Awaits the next call of `method`, unless the loop is shutting down.
+  static void Await(std::shared_ptr<const Method> method) {
+    if (method->loop->BeginCall()) new UnaryCall(std::move(method));
+  }
+
+  // From any thread.
+  void Finish(grpc::Status status) override {
+    if (status.ok()) {
+      responder_.Finish(response_, status, &this->finished_);
+    } else {
+      responder_.FinishWithError(status, &this->finished_);
+    }
+  }
+
+ private:
+  explicit UnaryCall(std::shared_ptr<const Method> method)
+      : LoopCall<Method, UnaryReactor>(std::move(method)) {
+    this->context_.default_reactor_ = &default_reactor_;
+    this->method_->request(&this->context_, &request_, &responder_, this->method_->loop->cq(),
+                           static_cast<LoopTag*>(&started_));
+  }
+
+  void OnStarted(bool ok) {
+    if (!ok) {  // The server is shutting down: this call never started.
+      this->End();
+      return;
+    }
+    Await(this->method_);
+    this->reactor_ = this->method_->handle(&this->context_, &request_, &response_);
+    this->reactor_->Bind(this);
+  }
+
+  Request request_;
+  Response response_;
+  grpc::ServerAsyncResponseWriter<Response> responder_{&this->context_};
+  UnaryReactor default_reactor_;
+  CallTag<UnaryCall, &UnaryCall::OnStarted> started_{this};
+};
+
+// How a streaming call starts. Stream is grpc::ServerAsyncWriter<Response>
+// (First: the call's one request; Request: NoReads) or
+// grpc::ServerAsyncReaderWriter (First: NoReads).
+template <class Stream, class First, class Request, class Response>
+struct StreamMethod {
+  ServerLoop* loop;
+  std::function<void(grpc::ServerContext*, First*, Stream*, grpc::ServerCompletionQueue*, void*)>
+      request;
+  std::function<StreamReactor<Request, Response>*(CallContext*, const First*)> handle;
+};
+
+template <class Stream, class First, class Request, class Response>
+class StreamCall final : public StreamOps<Request, Response>,
+                         private LoopCall<StreamMethod<Stream, First, Request, Response>,
+                                          StreamReactor<Request, Response>> {
+  using Method = StreamMethod<Stream, First, Request, Response>;
+  using Base = LoopCall<Method, StreamReactor<Request, Response>>;
+
+ public:
   static void Await(std::shared_ptr<const Method> method) {
     if (method->loop->BeginCall()) new StreamCall(std::move(method));
   }
@@ -141,70 +169,42 @@ class StreamCall final : public StreamOps<Request, Response> {
     in_flight_.fetch_add(1, std::memory_order_relaxed);
     stream_.Write(*response, options, &written_);
   }
-  void Finish(grpc::Status status) override { stream_.Finish(status, &finished_); }
+  void Finish(grpc::Status status) override { stream_.Finish(status, &this->finished_); }
 
  private:
-  explicit StreamCall(std::shared_ptr<const Method> method) : method_(std::move(method)) {
-    context_.AsyncNotifyWhenDone(static_cast<LoopTag*>(&done_));
-    method_->request(&context_, &first_, &stream_, method_->loop->cq(),
-                     static_cast<LoopTag*>(&started_));
+  explicit StreamCall(std::shared_ptr<const Method> method) : Base(std::move(method)) {
+    this->method_->request(&this->context_, &first_, &stream_, this->method_->loop->cq(),
+                           static_cast<LoopTag*>(&started_));
   }
+
+  int InFlight() const override { return in_flight_.load(std::memory_order_relaxed); }
 
   void OnStarted(bool ok) {
     if (!ok) {  // The server is shutting down: this call never started.
-      End();
+      this->End();
       return;
     }
-    Await(method_);
-    reactor_ = method_->handle(&context_, &first_);
-    reactor_->Bind(this);
+    Await(this->method_);
+    this->reactor_ = this->method_->handle(&this->context_, &first_);
+    this->reactor_->Bind(this);
   }
   void OnRead(bool ok) {
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
-    reactor_->OnReadDone(ok);
-    MaybeEnd();
+    this->reactor_->OnReadDone(ok);
+    this->MaybeEnd();
   }
   void OnWritten(bool ok) {
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
-    reactor_->OnWriteDone(ok);
-    MaybeEnd();
-  }
-  void OnFinished(bool /*ok*/) {
-    finish_done_ = true;
-    MaybeEnd();
-  }
-  void OnDone(bool /*ok*/) {
-    done_seen_ = true;
-    if (context_.IsCancelled()) reactor_->OnCancel();
-    MaybeEnd();
-  }
-  void MaybeEnd() {
-    // No operation starts after Finish but a read from a reaction, which
-    // this thread would have counted already.
-    if (!finish_done_ || !done_seen_ || in_flight_.load(std::memory_order_relaxed) != 0) return;
-    reactor_->OnDone();
-    End();
-  }
-  void End() {
-    ServerLoop* loop = method_->loop;
-    delete this;
-    loop->EndCall();
+    this->reactor_->OnWriteDone(ok);
+    this->MaybeEnd();
   }
 
-  const std::shared_ptr<const Method> method_;
-  CallContext context_;
   First first_;
-  Stream stream_{&context_};
-  StreamReactor<Request, Response>* reactor_ = nullptr;
-  std::atomic<int> in_flight_{0};  // Reads and writes started, not yet reacted to.
-  // Touched only on the loop's thread.
-  bool finish_done_ = false;
-  bool done_seen_ = false;
+  Stream stream_{&this->context_};
+  std::atomic<int> in_flight_{0};
   CallTag<StreamCall, &StreamCall::OnStarted> started_{this};
   CallTag<StreamCall, &StreamCall::OnRead> read_{this};
   CallTag<StreamCall, &StreamCall::OnWritten> written_{this};
-  CallTag<StreamCall, &StreamCall::OnFinished> finished_{this};
-  CallTag<StreamCall, &StreamCall::OnDone> done_{this};
 };
 
 }  // namespace internal
@@ -218,16 +218,16 @@ void ServeUnary(ServerLoop& loop, Async* async,
                                       grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*),
                 Impl* impl,
                 UnaryReactor* (Impl::*handle)(CallContext*, const Request*, Response*)) {
-  using Call = internal::UnaryCall<Request, Response>;
-  Call::Await(std::make_shared<const typename Call::Method>(typename Call::Method{
-      &loop,
-      [async, request](grpc::ServerContext* context, Request* req,
-                       grpc::ServerAsyncResponseWriter<Response>* responder,
-                       grpc::ServerCompletionQueue* cq,
-                       void* tag) { (async->*request)(context, req, responder, cq, cq, tag); },
-      [impl, handle](CallContext* context, const Request* req, Response* resp) {
-        return (impl->*handle)(context, req, resp);
-      }}));
+  using Method = internal::UnaryMethod<Request, Response>;
+  auto method = std::make_shared<const Method>(
+      Method{&loop,
+             [async, request](auto* context, auto* req, auto* responder, auto* cq, void* tag) {
+               (async->*request)(context, req, responder, cq, cq, tag);
+             },
+             [impl, handle](auto* context, auto* req, auto* resp) {
+               return (impl->*handle)(context, req, resp);
+             }});
+  internal::UnaryCall<Request, Response>::Await(std::move(method));
 }
 
 // Serves a server-streaming method (as ServeUnary).
@@ -237,15 +237,15 @@ void ServeServerStream(
     void (Base::*request)(grpc::ServerContext*, Request*, grpc::ServerAsyncWriter<Response>*,
                           grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*),
     Impl* impl, WriteReactor<Response>* (Impl::*handle)(CallContext*, const Request*)) {
-  using Call = internal::StreamCall<grpc::ServerAsyncWriter<Response>, Request, NoReads, Response>;
-  Call::Await(std::make_shared<const typename Call::Method>(typename Call::Method{
-      &loop,
-      [async, request](grpc::ServerContext* context, Request* req,
-                       grpc::ServerAsyncWriter<Response>* writer, grpc::ServerCompletionQueue* cq,
-                       void* tag) { (async->*request)(context, req, writer, cq, cq, tag); },
-      [impl, handle](CallContext* context, const Request* req) {
-        return (impl->*handle)(context, req);
-      }}));
+  using Stream = grpc::ServerAsyncWriter<Response>;
+  using Method = internal::StreamMethod<Stream, Request, NoReads, Response>;
+  auto method = std::make_shared<const Method>(
+      Method{&loop,
+             [async, request](auto* context, auto* req, auto* writer, auto* cq, void* tag) {
+               (async->*request)(context, req, writer, cq, cq, tag);
+             },
+             [impl, handle](auto* context, auto* req) { return (impl->*handle)(context, req); }});
+  internal::StreamCall<Stream, Request, NoReads, Response>::Await(std::move(method));
 }
 
 // Serves a bidirectional streaming method (as ServeUnary).
@@ -256,13 +256,14 @@ void ServeBidi(ServerLoop& loop, Async* async,
                                      grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*),
                Impl* impl, BidiReactor<Request, Response>* (Impl::*handle)(CallContext*)) {
   using Stream = grpc::ServerAsyncReaderWriter<Response, Request>;
-  using Call = internal::StreamCall<Stream, NoReads, Request, Response>;
-  Call::Await(std::make_shared<const typename Call::Method>(typename Call::Method{
-      &loop,
-      [async, request](grpc::ServerContext* context, NoReads*, Stream* stream,
-                       grpc::ServerCompletionQueue* cq,
-                       void* tag) { (async->*request)(context, stream, cq, cq, tag); },
-      [impl, handle](CallContext* context, const NoReads*) { return (impl->*handle)(context); }}));
+  using Method = internal::StreamMethod<Stream, NoReads, Request, Response>;
+  auto method = std::make_shared<const Method>(
+      Method{&loop,
+             [async, request](auto* context, NoReads*, auto* stream, auto* cq, void* tag) {
+               (async->*request)(context, stream, cq, cq, tag);
+             },
+             [impl, handle](auto* context, const NoReads*) { return (impl->*handle)(context); }});
+  internal::StreamCall<Stream, NoReads, Request, Response>::Await(std::move(method));
 }
 
 }  // namespace conveyor::rpc

@@ -5,6 +5,7 @@
 #include <grpcpp/support/status.h>
 
 #include <optional>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -42,6 +43,30 @@ class StreamOps {
  protected:
   ~StreamOps() = default;
 };
+
+// A reactor's link to its call, which calls.h makes once the handler
+// returned: until then the reactor keeps what it was asked to start.
+template <class Ops>
+class Binding {
+ protected:
+  // `start(call)` once bound, else `keep()` under mu_ (for Bind to start).
+  template <class Start, class Keep>
+  void StartOrKeep(Start start, Keep keep) ABSL_LOCKS_EXCLUDED(mu_) {
+    Ops* call;
+    {
+      absl::MutexLock lock(&mu_);
+      if (call_ == nullptr) {
+        keep();
+        return;
+      }
+      call = call_;
+    }
+    start(call);
+  }
+
+  absl::Mutex mu_;
+  Ops* call_ ABSL_GUARDED_BY(mu_) = nullptr;
+};
 }  // namespace internal
 
 // A call's grpc::ServerContext, and for a unary call its default reactor.
@@ -58,12 +83,15 @@ class CallContext : public grpc::ServerContext {
 };
 
 // One unary call. Thread-safe.
-class UnaryReactor {
+class UnaryReactor : private internal::Binding<internal::UnaryOps> {
  public:
   virtual ~UnaryReactor() = default;
   // Sends `status`, and the response when OK. Call exactly once (also on a
   // cancelled call), from any thread.
-  void Finish(grpc::Status status) ABSL_LOCKS_EXCLUDED(mu_);
+  void Finish(grpc::Status status) {
+    StartOrKeep([&](internal::UnaryOps* call) { call->Finish(std::move(status)); },
+                [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { finish_ = std::move(status); });
+  }
   // The caller cancelled the call or its deadline passed; at most once, on
   // the loop's thread, before OnDone (maybe after Finish).
   virtual void OnCancel() {}
@@ -73,62 +101,49 @@ class UnaryReactor {
  private:
   template <class Request, class Response>
   friend class internal::UnaryCall;
-  void Bind(internal::UnaryOps* call) ABSL_LOCKS_EXCLUDED(mu_);
+  // Starts what was asked before.
+  void Bind(internal::UnaryOps* call) ABSL_LOCKS_EXCLUDED(mu_) {
+    std::optional<grpc::Status> finish;
+    {
+      absl::MutexLock lock(&mu_);
+      call_ = call;
+      finish = std::move(finish_);
+    }
+    if (finish.has_value()) call->Finish(*std::move(finish));
+  }
 
-  absl::Mutex mu_;
-  internal::UnaryOps* call_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::optional<grpc::Status> finish_ ABSL_GUARDED_BY(mu_);  // Before Bind.
 };
 
 // One streaming call: server-streaming (WriteReactor) or bidirectional
-// (BidiReactor). At most one read and one write in
-// flight; Finish only while no write is. Start* and Finish from any
-// thread; reactions on the loop's thread, one at a time. Thread-safe.
+// (BidiReactor). At most one read and one write in flight; Finish only while
+// no write is. Start* and Finish from any thread; reactions on the loop's
+// thread, one at a time. Thread-safe.
 template <class Request, class Response>
-class StreamReactor {
+class StreamReactor : private internal::Binding<internal::StreamOps<Request, Response>> {
+  using Ops = internal::StreamOps<Request, Response>;
+  using internal::Binding<Ops>::mu_;
+
  public:
   virtual ~StreamReactor() = default;
 
   // BidiReactor only. OnReadDone(false): no more messages.
-  void StartRead(Request* request) ABSL_LOCKS_EXCLUDED(mu_) {
-    internal::StreamOps<Request, Response>* call;
-    {
-      absl::MutexLock lock(&mu_);
-      if (call_ == nullptr) {
-        read_ = request;
-        return;
-      }
-      call = call_;
-    }
-    call->Read(request);
+  void StartRead(Request* request) {
+    this->StartOrKeep([&](Ops* call) { call->Read(request); },
+                      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { read_ = request; });
   }
   // `response` must stay as it is until OnWriteDone.
-  void StartWrite(const Response* response, grpc::WriteOptions options = {})
-      ABSL_LOCKS_EXCLUDED(mu_) {
-    internal::StreamOps<Request, Response>* call;
-    {
-      absl::MutexLock lock(&mu_);
-      if (call_ == nullptr) {
-        write_ = response;
-        write_options_ = options;
-        return;
-      }
-      call = call_;
-    }
-    call->Write(response, options);
+  void StartWrite(const Response* response, grpc::WriteOptions options = {}) {
+    this->StartOrKeep([&](Ops* call) { call->Write(response, options); },
+                      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+                        write_ = response;
+                        write_options_ = options;
+                      });
   }
   // Call exactly once (also on a cancelled call).
-  void Finish(grpc::Status status) ABSL_LOCKS_EXCLUDED(mu_) {
-    internal::StreamOps<Request, Response>* call;
-    {
-      absl::MutexLock lock(&mu_);
-      if (call_ == nullptr) {
-        finish_ = std::move(status);
-        return;
-      }
-      call = call_;
-    }
-    call->Finish(std::move(status));
+  void Finish(grpc::Status status) {
+    this->StartOrKeep([&](Ops* call) { call->Finish(std::move(status)); },
+                      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { finish_ = std::move(status); });
   }
 
   virtual void OnReadDone(bool /*ok*/) {}
@@ -142,14 +157,14 @@ class StreamReactor {
   template <class Stream, class First, class Req, class Resp>
   friend class internal::StreamCall;
   // Starts what the handler started before it returned this reactor.
-  void Bind(internal::StreamOps<Request, Response>* call) ABSL_LOCKS_EXCLUDED(mu_) {
+  void Bind(Ops* call) ABSL_LOCKS_EXCLUDED(mu_) {
     Request* read;
     const Response* write;
     grpc::WriteOptions write_options;
     std::optional<grpc::Status> finish;
     {
       absl::MutexLock lock(&mu_);
-      call_ = call;
+      this->call_ = call;
       read = read_;
       write = write_;
       write_options = write_options_;
@@ -160,8 +175,6 @@ class StreamReactor {
     if (finish.has_value()) call->Finish(*std::move(finish));
   }
 
-  absl::Mutex mu_;
-  internal::StreamOps<Request, Response>* call_ ABSL_GUARDED_BY(mu_) = nullptr;
   // Started before Bind.
   Request* read_ ABSL_GUARDED_BY(mu_) = nullptr;
   const Response* write_ ABSL_GUARDED_BY(mu_) = nullptr;
@@ -176,29 +189,6 @@ template <class Response>
 using WriteReactor = StreamReactor<NoReads, Response>;
 template <class Request, class Response>
 using BidiReactor = StreamReactor<Request, Response>;
-
-inline void UnaryReactor::Finish(grpc::Status status) {
-  internal::UnaryOps* call;
-  {
-    absl::MutexLock lock(&mu_);
-    if (call_ == nullptr) {
-      finish_ = std::move(status);
-      return;
-    }
-    call = call_;
-  }
-  call->Finish(std::move(status));
-}
-
-inline void UnaryReactor::Bind(internal::UnaryOps* call) {
-  std::optional<grpc::Status> finish;
-  {
-    absl::MutexLock lock(&mu_);
-    call_ = call;
-    finish = std::move(finish_);
-  }
-  if (finish.has_value()) call->Finish(*std::move(finish));
-}
 
 }  // namespace conveyor::rpc
 
