@@ -63,12 +63,20 @@ void InProcessCoordinator::Advance(absl::Duration d) {
   engine_.Tick();
 }
 
-void InProcessCoordinator::CheckInvariants(bool no_workers) {
+void InProcessCoordinator::CheckInvariants(size_t live_workers) {
   // A RunJob whose caller gave up cancels its job on the server after the
-  // client saw the call end: wait until every such call is done, so that the
-  // snapshots below (each its own engine call) see one state.
-  if (!testing::WaitFor([this] { return call_limits_.OpenWaits() == 0; }, absl::Seconds(30))) {
-    Broken(absl::StrCat(call_limits_.OpenWaits(), " WaitJob/RunJob/WatchJob calls never ended"));
+  // client saw the call end, and a worker stream the client cancelled gives
+  // its leases back after the client saw it end: wait until every such call
+  // is done on the server, so that the snapshots below (each its own engine
+  // call) see one state.
+  if (!testing::WaitFor(
+          [&] {
+            return call_limits_.OpenWaits() == 0 && engine_.ListWorkers().size() == live_workers;
+          },
+          absl::Seconds(30))) {
+    Broken(absl::StrCat(call_limits_.OpenWaits(), " WaitJob/RunJob/WatchJob calls never ended, ",
+                        engine_.ListWorkers().size(), " workers connected for ", live_workers,
+                        " streams"));
   }
   JobFilter all;
   all.limit = kEverything;
@@ -109,9 +117,8 @@ void InProcessCoordinator::CheckInvariants(bool no_workers) {
     Broken(absl::StrCat(running, " jobs are RUNNING but workers hold ", leases,
                         " leases and RunningCount is ", engine_.RunningCount()));
   }
-  if (no_workers && (running != 0 || !engine_.ListWorkers().empty())) {
-    Broken(absl::StrCat("every stream ended but ", engine_.ListWorkers().size(),
-                        " workers are connected and ", running, " jobs RUNNING"));
+  if (live_workers == 0 && running != 0) {
+    Broken(absl::StrCat("every worker stream ended but ", running, " jobs are RUNNING"));
   }
 
   // The store holds what the engine holds.

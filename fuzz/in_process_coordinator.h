@@ -44,9 +44,10 @@ class InProcessCoordinator {
   // per queue add up to the jobs listed in that state, every RUNNING job
   // holds a lease and every lease a RUNNING job, the store holds exactly the
   // engine's jobs in the same states, and the store saw no impossible change.
-  // With `no_workers` (every stream has ended) nothing may run. Waits first
-  // for the server to finish every WaitJob, RunJob and WatchJob call.
-  void CheckInvariants(bool no_workers);
+  // With no `live_workers` (streams that said Hello and have not ended)
+  // nothing may run. Waits first for the server to finish every WaitJob,
+  // RunJob and WatchJob call, and to hold `live_workers` workers.
+  void CheckInvariants(size_t live_workers);
 
  private:
   testing::FakeClock clock_;
