@@ -112,7 +112,8 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(CoordinatorOptio
       std::make_unique<AdminService>(parts->engine.get(), parts->store.get(), authorizer);
 
   parts->health = std::make_unique<HealthService>(std::set<std::string>{
-      "conveyor.v1.JobService", "conveyor.v1.WorkerService", "conveyor.v1.AdminService"});
+      v1::JobService::service_full_name(), v1::WorkerService::service_full_name(),
+      v1::AdminService::service_full_name()});
 
   // Reflection is gRPC's own service, on gRPC's threads (which do not poll:
   // see ServerLoop).

@@ -86,8 +86,6 @@ class HealthService::Watcher final : public WriteReactor<HealthCheckResponse> {
 
 HealthService::HealthService(std::set<std::string> services) : services_(std::move(services)) {}
 
-HealthService::~HealthService() = default;
-
 void HealthService::Serve(ServerLoop& loop) {
   using Async = grpc::health::v1::Health::AsyncService;
   ServeUnary(loop, &async_, &Async::RequestCheck, this, &HealthService::Check);

@@ -20,7 +20,6 @@ namespace conveyor::rpc {
 class HealthService final : public LoopService {
  public:
   explicit HealthService(std::set<std::string> services);
-  ~HealthService() override;
 
   // Watchers hear of the change.
   void SetServing(bool serving) ABSL_LOCKS_EXCLUDED(mu_);

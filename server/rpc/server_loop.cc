@@ -2,8 +2,6 @@
 
 #include <pthread.h>
 
-#include "absl/strings/str_cat.h"
-
 namespace conveyor::rpc {
 
 absl::StatusOr<std::unique_ptr<ServerLoop>> ServerLoop::Start(grpc::ServerBuilder& builder,

@@ -7,9 +7,6 @@
 #include <sys/wait.h>
 
 #include <atomic>
-#include <filesystem>
-#include <fstream>
-#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -55,16 +52,8 @@ TEST(ConveyordTest, OneThreadServesEveryCall) {
     wait_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     ASSERT_TRUE(stub->WaitJob(&wait_ctx, wait, &job).ok());
   }
-  std::map<std::string, int> threads;
-  const std::string tasks = "/proc/" + std::to_string(c->process->pid()) + "/task";
-  for (const auto& task : std::filesystem::directory_iterator(tasks)) {
-    std::ifstream comm(task.path() / "comm");
-    std::string name;
-    std::getline(comm, name);
-    ++threads[name];
-  }
-  EXPECT_EQ(threads["conveyor-rpc"], 1);
-  EXPECT_EQ(threads.count("nexting_thread"), 0u);
+  EXPECT_EQ(ThreadsNamed(c->process->pid(), "conveyor-rpc"), 1);
+  EXPECT_EQ(ThreadsNamed(c->process->pid(), "nexting_thread"), 0);
 }
 
 TEST(ConveyordTest, AcknowledgedSubmitsSurviveKillNine) {

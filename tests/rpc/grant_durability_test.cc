@@ -192,17 +192,24 @@ class AckLingerTest : public GrantDurabilityTest {
   }
 };
 
+// A store that holds back commits nobody hurries for longer than any test
+// waits: what reaches the worker here was committed because something
+// needed it.
+class EndlessCommitLingerTest : public GrantDurabilityTest {
+ protected:
+  SqliteStoreOptions StoreOptions() const override {
+    return {.commit_linger = absl::Hours(1)};
+  }
+};
+
 // Lingers longer than any test waits, the ack's and the store's commit's:
 // an ack that comes lingered for neither.
-class EndlessAckLingerTest : public GrantDurabilityTest {
+class EndlessAckLingerTest : public EndlessCommitLingerTest {
  protected:
   rpc::WorkerStreamLimits StreamLimits() const override {
     rpc::WorkerStreamLimits limits;
     limits.ack_linger = absl::Hours(1);
     return limits;
-  }
-  SqliteStoreOptions StoreOptions() const override {
-    return {.commit_linger = absl::Hours(1)};
   }
 };
 
@@ -256,15 +263,6 @@ TEST_F(EndlessAckLingerTest, AWorkerThatDoesNotBatchGetsItsAckAtOnce) {
   EXPECT_TRUE(ack->has_ack() && ack->ack().accepted()) << ack->DebugString();
 }
 
-// A store that holds back commits nobody hurries for longer than any test
-// waits: what reaches the worker here was committed because something
-// needed it.
-class EndlessCommitLingerTest : public GrantDurabilityTest {
- protected:
-  SqliteStoreOptions StoreOptions() const override {
-    return {.commit_linger = absl::Hours(1)};
-  }
-};
 
 TEST_F(EndlessCommitLingerTest, AnAckWaitsForALaterCommitAndAGrantHurriesIt) {
   TestWorker worker(channel_);

@@ -123,6 +123,17 @@ std::string ReadWholeFile(const std::string& path) {
   return text.str();
 }
 
+int ThreadsNamed(pid_t pid, const std::string& name) {
+  int n = 0;
+  const std::string tasks = absl::StrCat("/proc/", pid, "/task");
+  for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string line;
+    if (std::getline(comm, line) && line == name) ++n;
+  }
+  return n;
+}
+
 absl::StatusOr<Coordinator> StartCoordinator(const std::string& binary,
                                              const std::string& data_dir,
                                              const std::vector<std::string>& extra_args,

@@ -57,6 +57,9 @@ class ChildProcess {
 // The whole content of the file at `path`; empty if it cannot be read.
 std::string ReadWholeFile(const std::string& path);
 
+// Threads of process `pid` named `name` (/proc/<pid>/task/*/comm).
+int ThreadsNamed(pid_t pid, const std::string& name);
+
 // Reads a port number that a server wrote to `port_file` (waiting up to
 // `timeout` for the file to hold a complete line).
 absl::StatusOr<int> ReadPortFile(const std::string& port_file,

@@ -1,8 +1,8 @@
 // The Worker against an in-process fake coordinator: the stream protocol,
 // the pool, cancellation, drain and reconnects, with no conveyord needed.
+#include <unistd.h>
+
 #include <atomic>
-#include <filesystem>
-#include <fstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -11,6 +11,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/process_harness.h"
 #include "tests/testing/wait_for.h"
 #include "tests/worker/fake_coordinator.h"
 #include "worker/builtin_handlers.h"
@@ -336,16 +337,8 @@ TEST_F(WorkerSdkTest, StopEndsPromptly) {
   EXPECT_LT(absl::Now() - t0, absl::Seconds(3));
 }
 
-// Threads of this process named `name` (/proc/self/task/*/comm).
-int ThreadsNamed(const std::string& name) {
-  int n = 0;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::ifstream comm(task.path() / "comm");
-    std::string line;
-    if (std::getline(comm, line) && line == name) ++n;
-  }
-  return n;
-}
+// Threads of this process named `name`.
+int ThreadsNamed(const std::string& name) { return testing::ThreadsNamed(getpid(), name); }
 
 TEST_F(WorkerSdkTest, AWorkerRunsEveryStreamOnOnePollerThread) {
   auto worker = StartWorker(Options());
