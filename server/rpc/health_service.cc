@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "server/rpc/calls.h"
+#include "server/rpc/durable_reply.h"
 
 namespace conveyor::rpc {
 
@@ -112,15 +113,12 @@ UnaryReactor* HealthService::Check(CallContext* context, const HealthCheckReques
     absl::MutexLock lock(&mu_);
     status = StatusOfLocked(request->service());
   }
-  UnaryReactor* reactor = context->DefaultReactor();
   if (status == HealthCheckResponse::SERVICE_UNKNOWN) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                 "unknown service: ask for \"\" (the server as a whole)"));
-  } else {
-    response->set_status(status);
-    reactor->Finish(grpc::Status::OK);
+    return FinishNow(context,
+                     absl::NotFoundError("unknown service: ask for \"\" (the server as a whole)"));
   }
-  return reactor;
+  response->set_status(status);
+  return FinishNow(context, absl::OkStatus());
 }
 
 WriteReactor<HealthCheckResponse>* HealthService::Watch(CallContext* /*context*/,
