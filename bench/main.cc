@@ -45,7 +45,8 @@ std::string ConfigJson(const BenchConfig& c, const std::vector<std::string>& sce
       ", \"payload_bytes\": ", c.payload_bytes, ", \"batch\": ", c.batch,
       ", \"batch_inflight\": ", c.batch_inflight, ", \"callers\": ", c.callers,
       ", \"channels\": ", c.channels, ", \"rate\": ", c.rate,
-      ", \"duration_s\": ", absl::ToDoubleSeconds(c.duration), ", \"scale_workers\": [",
+      ", \"duration_s\": ", absl::ToDoubleSeconds(c.duration),
+      ", \"latency_runs\": ", c.latency_runs, ", \"scale_workers\": [",
       absl::StrJoin(c.scale_workers, ", "), "], \"scale_jobs\": ", c.scale_jobs,
       ", \"many_workers\": ", c.many_workers, ", \"many_jobs\": ", c.many_jobs,
       ", \"capacity_jobs\": ", c.capacity_jobs, ", \"deep_jobs\": ", c.deep_jobs,
@@ -115,6 +116,11 @@ int main(int argc, char** argv) {
                  "latency: also WaitJob on one job in this many (completion-seen)")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
+  app.add_option("--latency-runs", config.latency_runs,
+                 "latency: runs, each on a fresh coordinator; with more than one, the targets "
+                 "apply to the median run")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
   app.add_option("--scale-workers", scale_workers, "scale: worker process counts")
       ->capture_default_str();
   app.add_option("--scale-jobs", config.scale_jobs, "scale: jobs per worker count")
@@ -135,7 +141,8 @@ int main(int argc, char** argv) {
                "keep the temp dirs with coordinator and worker logs");
   app.add_option("--json-out", json_out, "write the figures as JSON here");
   bool smoke = false;
-  app.add_flag("--smoke", smoke, "tiny sizes for CI: N=2000, 2s, K=2 C=8, 50 workers, 20k deep");
+  app.add_flag("--smoke", smoke,
+               "tiny sizes for CI: N=2000, 2 latency runs of 2s, K=2 C=8, 50 workers, 20k deep");
   CLI11_PARSE(app, argc, argv);
 
   if (smoke) {
@@ -145,6 +152,7 @@ int main(int argc, char** argv) {
     if (unset("--jobs")) config.jobs = 2000;
     if (unset("--duration")) duration = "2s";
     if (unset("--rate")) config.rate = 500;
+    if (unset("--latency-runs")) config.latency_runs = 2;
     if (unset("--workers")) config.workers = 2;
     if (unset("--concurrency")) config.concurrency = 8;
     if (unset("--scale-workers")) scale_workers = "1,2";

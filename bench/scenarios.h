@@ -39,6 +39,11 @@ struct BenchConfig {
   // latency: one job in this many is also waited for (WaitJob), for the
   // completion-seen figures; 1 waits for every job.
   int wait_every = 10;
+  // latency: runs of the scenario, each on a fresh coordinator and workers.
+  // With more than one, the targets apply to the median run's percentiles:
+  // a shared VM's speed drifts from one run to the next, and one run's p99
+  // follows it.
+  int latency_runs = 5;
   // scale
   std::vector<int> scale_workers = {1, 2, 4, 8};
   int64_t scale_jobs = 100'000;
