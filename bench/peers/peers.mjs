@@ -330,8 +330,9 @@ async function runNative(options) {
     '-c', String(options.concurrency), '--rate', String(options.rate), '--duration', `${options.duration}s`,
     '--payload-bytes', String(PAYLOAD_BYTES), '--batch', String(options.batch),
     '--batch-inflight', String(options.batchInflight), '--json-out', jsonPath,
-    // Like the peers' workers here, no prefetch beyond the concurrency.
-    '--e2e-prefetch', '0'];
+    // Like the peers' workers here, no prefetch beyond the concurrency; and
+    // one latency run, as each peer gets.
+    '--e2e-prefetch', '0', '--latency-runs', '1'];
   console.error(`peers: ${options.conveyorBench} ${args.join(' ')}`);
   const child = spawn(options.conveyorBench, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let stdout = '';
