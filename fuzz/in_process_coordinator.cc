@@ -78,6 +78,23 @@ void InProcessCoordinator::CheckInvariants(size_t live_workers) {
                         engine_.ListWorkers().size(), " workers connected for ", live_workers,
                         " streams"));
   }
+  // A call the client gave up on before the server took it up (a RunJob
+  // past its deadline of a few milliseconds) still runs after that. Each
+  // snapshot below is its own engine call, so a change between two of them
+  // shows as a mismatch: the check is repeated until the snapshots agree.
+  // A broken invariant stays broken, and is reported.
+  std::string broken;
+  if (!testing::WaitFor(
+          [&] {
+            broken = FindBrokenInvariant(live_workers);
+            return broken.empty();
+          },
+          absl::Seconds(20))) {
+    Broken(broken);
+  }
+}
+
+std::string InProcessCoordinator::FindBrokenInvariant(size_t live_workers) {
   JobFilter all;
   all.limit = kEverything;
   const std::vector<Job> jobs = engine_.ListJobs(all, /*omit_payloads=*/true);
@@ -98,15 +115,15 @@ void InProcessCoordinator::CheckInvariants(size_t live_workers) {
       auto it = listed.find({q.name, state});
       const int64_t want = it == listed.end() ? 0 : it->second;
       if (count != want) {
-        Broken(absl::StrCat("queue ", q.name, " counts ", count, " jobs in state ",
-                            JobStateName(state), " but ", want, " are listed"));
+        return absl::StrCat("queue ", q.name, " counts ", count, " jobs in state ",
+                            JobStateName(state), " but ", want, " are listed");
       }
       if (it != listed.end()) listed.erase(it);
     }
   }
   if (!listed.empty()) {
-    Broken(absl::StrCat(listed.begin()->second, " jobs of queue ", listed.begin()->first.first,
-                        " are in no listed queue"));
+    return absl::StrCat(listed.begin()->second, " jobs of queue ", listed.begin()->first.first,
+                        " are in no listed queue");
   }
 
   // Every RUNNING job holds exactly one lease, and every lease is of one.
@@ -114,30 +131,31 @@ void InProcessCoordinator::CheckInvariants(size_t live_workers) {
   for (const WorkerStats& w : engine_.ListWorkers()) leases += w.leases.size();
   if (static_cast<int64_t>(leases) != running ||
       engine_.RunningCount() != static_cast<size_t>(running)) {
-    Broken(absl::StrCat(running, " jobs are RUNNING but workers hold ", leases,
-                        " leases and RunningCount is ", engine_.RunningCount()));
+    return absl::StrCat(running, " jobs are RUNNING but workers hold ", leases,
+                        " leases and RunningCount is ", engine_.RunningCount());
   }
   if (live_workers == 0 && running != 0) {
-    Broken(absl::StrCat("every worker stream ended but ", running, " jobs are RUNNING"));
+    return absl::StrCat("every worker stream ended but ", running, " jobs are RUNNING");
   }
 
   // The store holds what the engine holds.
   const absl::Status store_error = store_.stats().error;
-  if (!store_error.ok()) Broken(absl::StrCat("store: ", store_error.ToString()));
+  if (!store_error.ok()) return absl::StrCat("store: ", store_error.ToString());
   auto recovered = store_.Recover();
-  if (!recovered.ok()) Broken(absl::StrCat("store recover: ", recovered.status().ToString()));
+  if (!recovered.ok()) return absl::StrCat("store recover: ", recovered.status().ToString());
   if (recovered->jobs.size() != jobs.size()) {
-    Broken(absl::StrCat("store holds ", recovered->jobs.size(), " jobs, engine ", jobs.size()));
+    return absl::StrCat("store holds ", recovered->jobs.size(), " jobs, engine ", jobs.size());
   }
   for (size_t i = 0; i < jobs.size(); ++i) {
     const Job& stored = recovered->jobs[i];
     if (stored.id != jobs[i].id || stored.state != jobs[i].state ||
         stored.attempts != jobs[i].attempts) {
-      Broken(absl::StrCat("store has job ", stored.id.value, " ", JobStateName(stored.state),
-                          " attempts ", stored.attempts, "; engine has job ", jobs[i].id.value,
-                          " ", JobStateName(jobs[i].state), " attempts ", jobs[i].attempts));
+      return absl::StrCat("store has job ", stored.id.value, " ", JobStateName(stored.state),
+                          " attempts ", stored.attempts, "; engine has job ", jobs[i].id.value, " ",
+                          JobStateName(jobs[i].state), " attempts ", jobs[i].attempts);
     }
   }
+  return "";
 }
 
 }  // namespace conveyor::fuzz

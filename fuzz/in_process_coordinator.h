@@ -50,6 +50,9 @@ class InProcessCoordinator {
   void CheckInvariants(size_t live_workers);
 
  private:
+  // The first invariant the engine and store break now, or "".
+  std::string FindBrokenInvariant(size_t live_workers);
+
   testing::FakeClock clock_;
   SeededRandom random_{42};
   MemoryStore store_;
