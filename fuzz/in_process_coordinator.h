@@ -46,7 +46,8 @@ class InProcessCoordinator {
   // engine's jobs in the same states, and the store saw no impossible change.
   // With no `live_workers` (streams that said Hello and have not ended)
   // nothing may run. Waits first for the server to finish every WaitJob,
-  // RunJob and WatchJob call, and to hold `live_workers` workers.
+  // RunJob and WatchJob call, and to hold `live_workers` workers; then
+  // repeats the check (up to 20 s) until its snapshots agree.
   void CheckInvariants(size_t live_workers);
 
  private:

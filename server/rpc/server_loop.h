@@ -5,7 +5,6 @@
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <thread>
